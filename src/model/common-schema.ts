@@ -29,17 +29,19 @@ export const duration = z
   .refine((s) => parseDuration(s) !== undefined, {
     error: (i) => `expected a duration such as "1s", "250ms" or "3h", got ${show(i.input)}`,
   })
-  .meta({ description: 'duration: digits with ms, s, m, h or d, e.g. "1s", "250ms", "1m30s"' });
+  .meta({ format: 'duration' });
 
 export const ipAddress = z
   .string({ error: (i) => `expected an IP address, got ${describe(i.input)}` })
-  .refine((s) => ipFamily(s) !== undefined, { error: (i) => `expected an IP address, got ${show(i.input)}` });
+  .refine((s) => ipFamily(s) !== undefined, { error: (i) => `expected an IP address, got ${show(i.input)}` })
+  .meta({ format: 'ip' });
 
 export const cidr = z
   .string({ error: (i) => `expected an address such as 192.0.2.10/24, got ${describe(i.input)}` })
   .refine((s) => parseCidr(s) !== undefined, {
     error: (i) => `expected an IP address with an optional /prefix, got ${show(i.input)}`,
-  });
+  })
+  .meta({ format: 'ip[/prefix]' });
 
 export const name = z
   .string({ error: (i) => `expected a name, got ${describe(i.input)}` })

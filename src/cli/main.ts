@@ -1,0 +1,78 @@
+import type { Command, CliIo } from './io.ts';
+import { processIo } from './io.ts';
+
+// The `keepgit` entry point: a table of subcommands, each loaded only when used so that
+// `keepgit validate` does not pay for isomorphic-git.
+
+interface Sub {
+  summary: string;
+  usage: string;
+  load: () => Promise<Command>;
+}
+
+const SUBCOMMANDS: Record<string, Sub> = {
+  validate: {
+    summary: 'check a desired-state repository: schema, references and policies',
+    usage: 'keepgit validate DIR [--json]',
+    load: async () => (await import('./validate.ts')).validateCommand,
+  },
+  plan: {
+    summary: 'show what a revision changes on each node, and which changes are disruptive',
+    usage: 'keepgit plan OLD_DIR NEW_DIR | --repo DIR --from REV --to REV [--node NAME] [--json]',
+    load: async () => (await import('./plan.ts')).planCommand,
+  },
+  import: {
+    summary: 'turn keepalived.conf files into a desired-state repository',
+    usage: 'keepgit import [NODE=]FILE... -o DIR [--force]',
+    load: async () => (await import('./import.ts')).importCommand,
+  },
+  export: {
+    summary: "render a node's view back to keepalived.conf",
+    usage: 'keepgit export DIR --node NAME [--format keepalived] [-o FILE]',
+    load: async () => (await import('./export.ts')).exportCommand,
+  },
+};
+
+function usage(io: CliIo): void {
+  io.out('keepgit — keepalived, run the GitOps way');
+  io.out('');
+  io.out('Usage: keepgit <command> [options]    (keepgit <command> --help for details)');
+  io.out('');
+  const width = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));
+  for (const [name, sub] of Object.entries(SUBCOMMANDS)) io.out(`  ${name.padEnd(width)}  ${sub.summary}`);
+  io.out('');
+  io.out('Documentation: docs/cli.md');
+}
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    usage(io);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    io.out('keepgit 0.1.0');
+    return 0;
+  }
+  const sub = SUBCOMMANDS[name];
+  if (!sub) {
+    io.err(`keepgit: unknown command "${name}"`);
+    usage(io);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`Usage: ${sub.usage}`);
+    io.out('');
+    io.out(sub.summary);
+    io.out('See docs/cli.md for the options and exit codes.');
+    return 0;
+  }
+  try {
+    return await (await sub.load())(rest, io);
+  } catch (e) {
+    // A bug, not a user error: say so plainly instead of dumping a stack at the user.
+    io.err(`keepgit ${name}: internal error: ${e instanceof Error ? e.message : String(e)}`);
+    if (process.env.KEEPGIT_DEBUG) io.err(e instanceof Error ? (e.stack ?? '') : '');
+    return 2;
+  }
+}
