@@ -1,4 +1,4 @@
-import type { Command, CliIo } from './io.ts';
+import type { CliIo, Command } from './io.ts';
 import { processIo } from './io.ts';
 
 // The `keepgit` entry point: a table of subcommands, each loaded only when used so that

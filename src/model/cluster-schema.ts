@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { apiVersion, duration, enumOf, intRange, ipAddress, metadata, name } from './common-schema.ts';
 import { virtualServer, virtualServerGroup } from './lvs-schema.ts';
-import { instance, priority, syncGroup, trackFile, trackProcess, vrrpDefaults, vrrpScript } from './vrrp-schema.ts';
+import {
+  instance,
+  priority,
+  syncGroup,
+  trackFile,
+  trackProcess,
+  vrrpDefaults,
+  vrrpScript,
+} from './vrrp-schema.ts';
 
 // The two documents of a desired-state repository: keepgit.yaml holds the Cluster,
 // nodes/NAME.yaml one Node each. A Node only says who it is and what differs on it.
@@ -57,7 +65,10 @@ export const nodeDoc = z.strictObject({
       }),
     )
     .optional(),
-  instances: z.record(z.string(), instanceOverride).optional().describe('per-instance overrides for this node'),
+  instances: z
+    .record(z.string(), instanceOverride)
+    .optional()
+    .describe('per-instance overrides for this node'),
   scriptUser: z.string().optional().describe('user scripts run as (script_user)'),
   enableScriptSecurity: z.boolean().optional(),
 });

@@ -46,7 +46,8 @@ export const cidr = z
 export const name = z
   .string({ error: (i) => `expected a name, got ${describe(i.input)}` })
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, {
-    error: (i) => `expected a name of letters, digits, '_', '.', ':' or '-' (at most 63), got ${show(i.input)}`,
+    error: (i) =>
+      `expected a name of letters, digits, '_', '.', ':' or '-' (at most 63), got ${show(i.input)}`,
   });
 
 export const port = intRange(0, 65535);
@@ -64,7 +65,12 @@ export const enumOf = <const T extends readonly [string, ...string[]]>(values: T
 /** A secret is referenced, never written: from the agent's environment or a file on the node. */
 export const secretRef = z.union(
   [
-    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).describe('environment variable name') }),
+    z.strictObject({
+      env: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .describe('environment variable name'),
+    }),
     z.strictObject({ file: z.string().min(1).describe('path of a file on the node') }),
   ],
   { error: 'expected { env: NAME } or { file: /path/on/node }' },

@@ -16,7 +16,8 @@ export interface Diagnostic {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.line === undefined ? d.file : `${d.file}:${d.line}${d.col === undefined ? '' : `:${d.col}`}`;
+  const where =
+    d.line === undefined ? d.file : `${d.file}:${d.line}${d.col === undefined ? '' : `:${d.col}`}`;
   const sev = d.severity === 'warn' ? 'warning: ' : '';
   const path = d.path ? `${d.path}: ` : '';
   const rule = d.rule ? ` [${d.rule}]` : '';
@@ -28,7 +29,6 @@ export const hasErrors = (ds: readonly Diagnostic[]): boolean => ds.some((d) => 
 /** Stable order: by file, then line, then column. */
 export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   return ds.sort(
-    (a, b) =>
-      a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0),
+    (a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0),
   );
 }

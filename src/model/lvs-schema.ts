@@ -4,7 +4,22 @@ import { bool, duration, enumOf, intRange, ipAddress, name, port, script } from 
 // The load-balancing half of the model: virtual servers, real servers and their health
 // checks, in keepalived's vocabulary (lb_algo → scheduler, lb_kind → forwarding).
 
-export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq', 'mh', 'fo', 'ovf', 'random'] as const;
+export const SCHEDULERS = [
+  'rr',
+  'wrr',
+  'lc',
+  'wlc',
+  'lblc',
+  'lblcr',
+  'sh',
+  'dh',
+  'sed',
+  'nq',
+  'mh',
+  'fo',
+  'ovf',
+  'random',
+] as const;
 export const FORWARDING = ['nat', 'dr', 'tun'] as const;
 
 const timing = {
@@ -76,7 +91,10 @@ export const check = z.discriminatedUnion(
     z.strictObject({
       type: z.literal('udp'),
       ...checkCommon,
-      payload: z.string().regex(/^([0-9a-f]{2})*$/i, { error: 'expected hex bytes' }).optional(),
+      payload: z
+        .string()
+        .regex(/^([0-9a-f]{2})*$/i, { error: 'expected hex bytes' })
+        .optional(),
       requireReply: z.union([bool, z.string()]).optional(),
     }),
     z.strictObject({ type: z.literal('ping'), ...checkCommon }),
@@ -124,14 +142,22 @@ export const virtualServer = z.strictObject({
   group: name.optional().describe('a virtualServerGroups name'),
   port: port.optional(),
   protocol: enumOf(['TCP', 'UDP', 'SCTP']).optional().describe('default TCP'),
-  family: z.union([z.literal(4), z.literal(6)]).optional().describe('for fwmark services'),
+  family: z
+    .union([z.literal(4), z.literal(6)])
+    .optional()
+    .describe('for fwmark services'),
   scheduler: enumOf(SCHEDULERS).optional().describe('lb_algo; default wlc'),
-  schedulerFlags: z.array(enumOf(['hashed', 'sh-fallback', 'sh-port', 'mh-fallback', 'mh-port', 'ovf-fallback'])).optional(),
+  schedulerFlags: z
+    .array(enumOf(['hashed', 'sh-fallback', 'sh-port', 'mh-fallback', 'mh-port', 'ovf-fallback']))
+    .optional(),
   forwarding: enumOf(FORWARDING).optional().describe('lb_kind; default nat'),
   persistence: z
     .union([
       duration,
-      z.strictObject({ timeout: duration, granularity: z.string().optional().describe('netmask, e.g. 255.255.255.0') }),
+      z.strictObject({
+        timeout: duration,
+        granularity: z.string().optional().describe('netmask, e.g. 255.255.255.0'),
+      }),
     ])
     .optional()
     .describe('persistence_timeout, or { timeout, granularity }'),

@@ -1,4 +1,12 @@
-import type { Check, ClusterDoc, Instance, NodeDoc, RealServer, VirtualServer, Vip } from './cluster-schema.ts';
+import type {
+  Check,
+  ClusterDoc,
+  Instance,
+  NodeDoc,
+  RealServer,
+  Vip,
+  VirtualServer,
+} from './cluster-schema.ts';
 import { parseDuration } from './duration.ts';
 import { type Family, parseCidr } from './ip.ts';
 
@@ -22,7 +30,12 @@ export const VRRP_DEFAULTS = {
   },
 };
 
-export const CHECK_DEFAULTS = { connectTimeoutMs: 5000, retry: 1, delayBeforeRetryMs: 1000, delayLoopMs: 60_000 };
+export const CHECK_DEFAULTS = {
+  connectTimeoutMs: 5000,
+  retry: 1,
+  delayBeforeRetryMs: 1000,
+  delayLoopMs: 60_000,
+};
 
 export interface ViewVip {
   /** Canonical "address/prefix". */
@@ -152,7 +165,8 @@ export interface NodeView {
   enableScriptSecurity: boolean;
 }
 
-const ms = (d: string | undefined, fallback: number): number => (d === undefined ? fallback : (parseDuration(d) ?? fallback));
+const ms = (d: string | undefined, fallback: number): number =>
+  d === undefined ? fallback : (parseDuration(d) ?? fallback);
 
 const pick = <T>(v: T | Record<string, T> | undefined, node: string): T | undefined => {
   if (v === undefined || v === null) return undefined;
@@ -160,7 +174,8 @@ const pick = <T>(v: T | Record<string, T> | undefined, node: string): T | undefi
   return v as T;
 };
 
-const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Which nodes take part in an instance: explicit list, else the keys of a per-node map, else all. */
 export function instanceNodes(inst: Instance, allNodes: readonly string[]): string[] {
@@ -189,15 +204,21 @@ function viewVip(v: Vip): ViewVip {
   return out;
 }
 
-const tracks = (refs: ReadonlyArray<string | { name: string; weight?: number; reverse?: boolean }> | undefined) =>
-  (refs ?? []).map((r): ViewTrack => (typeof r === 'string' ? { name: r } : { ...r }));
+const tracks = (
+  refs: ReadonlyArray<string | { name: string; weight?: number; reverse?: boolean }> | undefined,
+) => (refs ?? []).map((r): ViewTrack => (typeof r === 'string' ? { name: r } : { ...r }));
 
 export function effectivePriority(inst: Instance, node: NodeDoc | undefined, nodeName: string): number {
   return node?.instances?.[inst.name]?.priority ?? pick(inst.priority, nodeName) ?? VRRP_DEFAULTS.priority;
 }
 
 function effectivePreempt(cluster: ClusterDoc, inst: Instance, node: NodeDoc | undefined): boolean {
-  return node?.instances?.[inst.name]?.preempt ?? inst.preempt ?? cluster.defaults?.vrrp?.preempt ?? VRRP_DEFAULTS.preempt;
+  return (
+    node?.instances?.[inst.name]?.preempt ??
+    inst.preempt ??
+    cluster.defaults?.vrrp?.preempt ??
+    VRRP_DEFAULTS.preempt
+  );
 }
 
 function viewInstance(
@@ -305,7 +326,10 @@ function viewCheck(c: Check, vs: VirtualServer, rs: RealServer, cluster: Cluster
   const { type, connectTimeout, retry, delayBeforeRetry, delayLoop, warmup, ...spec } = c;
   return {
     type,
-    connectTimeoutMs: ms(connectTimeout ?? rs.connectTimeout ?? vs.connectTimeout ?? d.connectTimeout, CHECK_DEFAULTS.connectTimeoutMs),
+    connectTimeoutMs: ms(
+      connectTimeout ?? rs.connectTimeout ?? vs.connectTimeout ?? d.connectTimeout,
+      CHECK_DEFAULTS.connectTimeoutMs,
+    ),
     retry: retry ?? rs.retry ?? vs.retry ?? d.retry ?? CHECK_DEFAULTS.retry,
     delayBeforeRetryMs: ms(
       delayBeforeRetry ?? rs.delayBeforeRetry ?? vs.delayBeforeRetry ?? d.delayBeforeRetry,

@@ -86,7 +86,12 @@ export function renderSchemaDocs(): string {
     '',
   ];
   for (const d of DOCUMENTS) {
-    out.push(`## ${d.kind} — \`${d.file}\``, '', '| field | type | required | meaning |', '| --- | --- | --- | --- |');
+    out.push(
+      `## ${d.kind} — \`${d.file}\``,
+      '',
+      '| field | type | required | meaning |',
+      '| --- | --- | --- | --- |',
+    );
     rows(jsonSchemaOf(d.schema), '', true, out);
     out.push('');
   }

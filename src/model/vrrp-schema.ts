@@ -17,8 +17,7 @@ import {
 export const priority = intRange(1, 255).describe('1..254; 255 only for the owner of the addresses');
 
 /** One value for every node, or a map node → value. */
-export const perNode = <T extends z.ZodType>(inner: T) =>
-  z.union([inner, z.record(z.string(), inner)]);
+export const perNode = <T extends z.ZodType>(inner: T) => z.union([inner, z.record(z.string(), inner)]);
 
 export const vip = z.union([
   cidr.describe('address[/prefix], e.g. 203.0.113.10/32'),
@@ -94,9 +93,14 @@ export const instance = z.strictObject({
   name,
   vrid: intRange(1, 255).describe('virtual_router_id'),
   interface: perNode(z.string().min(1)).optional().describe('interface, or map node → interface'),
-  nodes: z.array(name).optional().describe('nodes taking part (default: the keys of a priority map, else all)'),
+  nodes: z
+    .array(name)
+    .optional()
+    .describe('nodes taking part (default: the keys of a priority map, else all)'),
   priority: perNode(priority).optional().describe('priority, or map node → priority (default 100)'),
-  state: perNode(enumOf(['MASTER', 'BACKUP'])).optional().describe('initial state (keepalived state)'),
+  state: perNode(enumOf(['MASTER', 'BACKUP']))
+    .optional()
+    .describe('initial state (keepalived state)'),
   ...vrrpSettings,
   vips: z.array(vip).min(1, { error: 'expected at least one VIP' }).describe('virtual_ipaddress'),
   excludedVips: z.array(vip).optional().describe('virtual_ipaddress_excluded: not in adverts'),

@@ -1,0 +1,26 @@
+import { type NodeView, nodeView } from '../model/node-view.ts';
+import type { Repository } from '../model/repository.ts';
+import { diffNodeViews } from './diff-node-views.ts';
+import type { Plan } from './plan-types.ts';
+
+// The plan a reviewer reads in a pull request: every node named on either side, each
+// diffed between the view it computes from the old revision and from the new one.
+
+const nodeNames = (repo: Repository | undefined): string[] =>
+  repo ? repo.nodes.map((n) => n.doc.metadata.name) : [];
+
+function viewOf(repo: Repository | undefined, node: string): NodeView | undefined {
+  if (!repo?.nodes.some((n) => n.doc.metadata.name === node)) return undefined;
+  return nodeView(
+    repo.cluster.doc,
+    repo.nodes.map((n) => n.doc),
+    node,
+  );
+}
+
+/** `before` undefined means nothing was there (a first commit). `onlyNode` limits the plan to one node. */
+export function planRepositories(before: Repository | undefined, after: Repository, onlyNode?: string): Plan {
+  const names = [...new Set([...nodeNames(before), ...nodeNames(after)])].sort();
+  const wanted = onlyNode === undefined ? names : names.filter((n) => n === onlyNode);
+  return { nodes: wanted.map((n) => diffNodeViews(viewOf(before, n), viewOf(after, n))) };
+}
