@@ -1,6 +1,6 @@
 import type { Rule } from '../src/policy/rule.ts';
 import { authPassV2Only } from './auth-pass-v2-only.ts';
-import { checkTimeoutBelowInterval } from './check-timeout-below-interval.ts';
+import { checkTimeoutWithinInterval } from './check-timeout-within-interval.ts';
 import { noPlaintextSecret } from './no-plaintext-secret.ts';
 import { nopreemptInitialBackup } from './nopreempt-initial-backup.ts';
 import { preemptDelayNeedsPreempt } from './preempt-delay-needs-preempt.ts';
@@ -23,7 +23,7 @@ export const builtinRules: readonly Rule[] = [
   priority255Owner,
   noPlaintextSecret,
   v2WholeSecondInterval,
-  checkTimeoutBelowInterval,
+  checkTimeoutWithinInterval,
   realServerUnique,
   vsAddressCovered,
   authPassV2Only,

@@ -176,7 +176,8 @@ function check(w: Writer, c: ViewCheck): void {
   w.block(kw, () => {
     if (c.type === 'misc') {
       w.opt('misc_path', str('script'));
-      if (str('timeout')) w.opt('misc_timeout', str('timeout'));
+      const timeout = str('timeout');
+      if (timeout) w.opt('misc_timeout', secs(msOf(timeout)));
       w.opt('misc_dynamic', flag('dynamic'));
       w.opt('user', str('user'));
     }

@@ -337,8 +337,19 @@ function viewCheck(c: Check, vs: VirtualServer, rs: RealServer, cluster: Cluster
     ),
     delayLoopMs: ms(delayLoop ?? rs.delayLoop ?? vs.delayLoop ?? d.delayLoop, CHECK_DEFAULTS.delayLoopMs),
     warmupMs: ms(warmup ?? rs.warmup ?? vs.warmup, 0),
-    spec,
+    spec: withoutFalse(spec) as Record<string, unknown>,
   };
+}
+
+/** Every boolean of a check defaults to false: `dynamic: false` and no `dynamic` are one. */
+function withoutFalse(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutFalse);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== false && x !== undefined)
+      .map(([k, x]) => [k, withoutFalse(x)]),
+  );
 }
 
 function viewVirtualServer(vs: VirtualServer, cluster: ClusterDoc): ViewVirtualServer {

@@ -283,6 +283,16 @@ export interface CompiledRule {
   problems: Violation[];
 }
 
+// A policy comes from the repository the agent follows, so its regular expression is
+// untrusted input that runs on every revision. JavaScript has no linear-time engine:
+// refuse the shapes that backtrack catastrophically (a quantified group containing a
+// quantifier or an alternation, or a backreference) instead of letting a pattern stall the gate.
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[*+|]|\{\d+,?\d*\})(?:[^()\\]|\\.)*\)(?:[*+]|\{\d+,?\d*\})/;
+
+export function riskyPattern(p: string): boolean {
+  return p.length > 256 || NESTED_QUANTIFIER.test(p) || /\\[1-9]|\\k</.test(p);
+}
+
 /** Turns `rules[index]` of a policy document into a rule, or says why it cannot. */
 export function declarativeRule(file: Located<PolicyDoc>, index: number): CompiledRule {
   const spec = file.doc.rules?.[index];
@@ -291,7 +301,14 @@ export function declarativeRule(file: Located<PolicyDoc>, index: number): Compil
   const problems: Violation[] = [];
   const compiled: Compiled = { require: spec.require };
   const r = spec.require;
-  if (r.matches !== undefined) {
+  if (r.matches !== undefined && riskyPattern(r.matches)) {
+    problems.push({
+      file,
+      path: [...base, 'matches'],
+      message:
+        'pattern repeats a group that itself repeats or alternates (like (a+)+ or (a|aa)*), uses a backreference, or is over 256 characters: such a pattern can take exponential time; simplify it',
+    });
+  } else if (r.matches !== undefined) {
     try {
       compiled.regex = new RegExp(r.matches);
     } catch (e) {

@@ -142,7 +142,7 @@ describe('the base fleet', () => {
       'priority-255-owner',
       'no-plaintext-secret',
       'v2-whole-second-interval',
-      'check-timeout-below-interval',
+      'check-timeout-within-interval',
       'real-server-unique',
       'vs-address-covered',
       'auth-pass-v2-only',
@@ -349,18 +349,18 @@ describe('v2-whole-second-interval', () => {
   });
 });
 
-describe('check-timeout-below-interval', () => {
-  it('fails when connectTimeout is not shorter than delayLoop', () => {
+describe('check-timeout-within-interval', () => {
+  it('fails when connectTimeout is longer than delayLoop', () => {
     const r = repo((c) => {
       const check = vs0(c).realServers?.[0]?.checks?.[0];
       assert.ok(check);
-      check.connectTimeout = '10s';
+      check.connectTimeout = '11s';
     });
-    expectOnly(r, only('check-timeout-below-interval', r), {
-      rule: 'check-timeout-below-interval',
+    expectOnly(r, only('check-timeout-within-interval', r), {
+      rule: 'check-timeout-within-interval',
       severity: 'error',
       path: ['virtualServers', 0, 'realServers', 0, 'checks', 0],
-      message: /connectTimeout 10s is not shorter than delayLoop 10s/,
+      message: /connectTimeout 11s is longer than delayLoop 10s/,
     });
   });
   it('uses inherited values: defaults.check.delayLoop 2s against the default 5s timeout', () => {
@@ -369,7 +369,7 @@ describe('check-timeout-below-interval', () => {
       vs0(c).realServers = [{ address: '198.51.100.11', checks: [{ type: 'tcp' }] }];
     });
     assert.match(
-      only('check-timeout-below-interval', r)[0]?.message ?? '',
+      only('check-timeout-within-interval', r)[0]?.message ?? '',
       /connectTimeout 5s .* delayLoop 2s/,
     );
   });
@@ -382,10 +382,18 @@ describe('check-timeout-below-interval', () => {
         },
       ];
     });
-    assert.match(only('check-timeout-below-interval', r)[0]?.message ?? '', /^timeout 30s/);
+    assert.match(only('check-timeout-within-interval', r)[0]?.message ?? '', /^timeout 30s/);
+  });
+  it("passes when connectTimeout equals delayLoop, as in keepalived's sample", () => {
+    const r = repo((c) => {
+      const check = vs0(c).realServers?.[0]?.checks?.[0];
+      assert.ok(check);
+      check.connectTimeout = '10s';
+    });
+    assert.deepEqual(only('check-timeout-within-interval', r), []);
   });
   it('passes for the base fleet', () => {
-    assert.deepEqual(only('check-timeout-below-interval', repo()), []);
+    assert.deepEqual(only('check-timeout-within-interval', repo()), []);
   });
 });
 
@@ -919,7 +927,7 @@ describe('positions from YAML', () => {
       'priority-distinct': 12,
       'priority-255-owner': 24,
       'no-plaintext-secret': 15,
-      'check-timeout-below-interval': 35,
+      'check-timeout-within-interval': 35,
       'real-server-unique': 36,
       'vs-address-covered': 31,
       'auth-pass-v2-only': 27,
