@@ -7,6 +7,7 @@ import { preemptDelayNeedsPreempt } from './preempt-delay-needs-preempt.ts';
 import { priority255Owner } from './priority-255-owner.ts';
 import { priorityDistinct } from './priority-distinct.ts';
 import { realServerUnique } from './real-server-unique.ts';
+import { strictModeConflicts } from './strict-mode-conflicts.ts';
 import { syncGroupTrackWeight } from './sync-group-track-weight.ts';
 import { v2WholeSecondInterval } from './v2-whole-second-interval.ts';
 import { vipNotNodeAddress } from './vip-not-node-address.ts';
@@ -30,4 +31,5 @@ export const builtinRules: readonly Rule[] = [
   preemptDelayNeedsPreempt,
   nopreemptInitialBackup,
   syncGroupTrackWeight,
+  strictModeConflicts,
 ];

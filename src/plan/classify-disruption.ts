@@ -153,13 +153,15 @@ export function instanceAdded(inst: ViewInstance): Verdict {
   );
 }
 
-export function instanceRemoved(node: string, inst: ViewInstance): Verdict {
+/** `stay`: the peers that still run the instance in the new revision. */
+export function instanceRemoved(node: string, inst: ViewInstance, stay: ViewInstance['peers']): Verdict {
   const was = candidates(node, inst);
   const masters = possibleMasters(was);
   const drops = `drops its VIPs (${vipList(inst.vips)})`;
-  if (inst.peers.length === 0) return disruptive(`${drops}: no other node runs it`);
-  if (!masters.includes(node)) return hitless(`this node is a backup (${orList(masters)} is master)`);
-  const next = nextMasters(node, inst.peers);
+  if (inst.peers.length > 0 && !masters.includes(node))
+    return hitless(`this node is a backup (${orList(masters)} is master)`);
+  if (stay.length === 0) return disruptive(`${drops}: no other node runs it any more`);
+  const next = nextMasters(node, stay);
   const moves = `master moves from ${node} to ${orList(next)}`;
   return disruptive(
     masters.length === 1

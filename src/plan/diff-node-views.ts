@@ -152,7 +152,10 @@ const INSTANCE_SUMMARY = [
   'vips',
 ];
 
-function diffInstances(node: string, before: NodeView, after: NodeView, out: Change[]): void {
+/** Whether `node` runs instance `name` in the new revision: who can take over a removed instance. */
+export type RunsAfter = (name: string, node: string) => boolean;
+
+function diffInstances(node: string, before: NodeView, after: NodeView, runsAfter: RunsAfter, out: Change[]): void {
   for (const [b, a] of matchBy(before.instances, after.instances, (i) => i.name)) {
     const target = `instance ${(a ?? b)?.name}`;
     if (!b && a) {
@@ -161,7 +164,8 @@ function diffInstances(node: string, before: NodeView, after: NodeView, out: Cha
         change('+', 'instance', target, listValues(values, 'added', INSTANCE_SUMMARY), rule.instanceAdded(a)),
       );
     } else if (b && !a) {
-      out.push(change('-', 'instance', target, [], rule.instanceRemoved(node, b)));
+      const stay = b.peers.filter((p) => runsAfter(b.name, p.node));
+      out.push(change('-', 'instance', target, [], rule.instanceRemoved(node, b, stay)));
     } else if (b && a && !same(b, a)) {
       const fields = diffValues(instanceValues(b), instanceValues(a));
       if (fields.length > 0)
@@ -357,7 +361,11 @@ function diffVirtualServers(before: NodeView, after: NodeView, out: Change[]): v
 }
 
 /** The plan for one node; `undefined` on a side means the node is not in that revision. */
-export function diffNodeViews(before: NodeView | undefined, after: NodeView | undefined): NodePlan {
+export function diffNodeViews(
+  before: NodeView | undefined,
+  after: NodeView | undefined,
+  runsAfter: RunsAfter = () => true,
+): NodePlan {
   const node = after?.node ?? before?.node ?? '';
   const changes: Change[] = [];
   if (!before && after) {
@@ -369,7 +377,7 @@ export function diffNodeViews(before: NodeView | undefined, after: NodeView | un
   const was = before ?? emptyView(node);
   const now = after ?? emptyView(node);
   if (before && after) diffNode(was, now, changes);
-  diffInstances(node, was, now, changes);
+  diffInstances(node, was, now, runsAfter, changes);
   diffSyncGroups(was, now, changes);
   diffTrackDefinitions(was, now, changes);
   diffVirtualServerGroups(was, now, changes);

@@ -22,5 +22,8 @@ function viewOf(repo: Repository | undefined, node: string): NodeView | undefine
 export function planRepositories(before: Repository | undefined, after: Repository, onlyNode?: string): Plan {
   const names = [...new Set([...nodeNames(before), ...nodeNames(after)])].sort();
   const wanted = onlyNode === undefined ? names : names.filter((n) => n === onlyNode);
-  return { nodes: wanted.map((n) => diffNodeViews(viewOf(before, n), viewOf(after, n))) };
+  const afterViews = new Map(names.map((n) => [n, viewOf(after, n)]));
+  const runsAfter = (instance: string, node: string) =>
+    afterViews.get(node)?.instances.some((i) => i.name === instance) ?? false;
+  return { nodes: wanted.map((n) => diffNodeViews(viewOf(before, n), afterViews.get(n), runsAfter)) };
 }

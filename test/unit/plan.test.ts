@@ -104,10 +104,18 @@ describe('plan: instances', () => {
     const lb1 = find(nodePlan(plan, 'lb1'), 'instance www-http');
     assert.equal(lb1.op, '-');
     assert.equal(lb1.disruptive, true);
-    assert.match(lb1.reason ?? '', /drops its VIPs \(203\.0\.113\.10\/32\)/);
+    assert.match(lb1.reason ?? '', /drops its VIPs \(203\.0\.113\.10\/32\): no other node runs it any more/);
     const lb2 = find(nodePlan(plan, 'lb2'), 'instance www-http');
     assert.equal(lb2.disruptive, false);
     assert.match(lb2.reason ?? '', /backup \(lb1 is master\)/);
+  });
+
+  it('an instance taken off the master only: its peer takes over', () => {
+    const plan = planFor(clusterOf({ instances: [www({ priority: { lb2: 100 } })] }));
+    const lb1 = find(nodePlan(plan, 'lb1'), 'instance www-http');
+    assert.equal(lb1.op, '-');
+    assert.equal(lb1.disruptive, true);
+    assert.match(lb1.reason ?? '', /master moves from lb1 to lb2/);
   });
 
   it('a vrid change replaces the instance: disruptive', () => {

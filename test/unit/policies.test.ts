@@ -560,6 +560,35 @@ describe('sync-group-track-weight', () => {
   });
 });
 
+describe('strict-mode-conflicts', () => {
+  it('warns for each setting strict mode drops', () => {
+    const r = repo((c) => {
+      c.defaults = { ...c.defaults, vrrp: { ...c.defaults?.vrrp, version: 2, strict: true } };
+      const i = inst(c);
+      i.auth = { type: 'PASS', secretRef: { env: 'VRRP_PASS' } };
+      i.unicast = {};
+      i.preemptDelay = '10s';
+      i.state = 'MASTER';
+      c.instances?.splice(1, 1);
+    });
+    const found = only('strict-mode-conflicts', r);
+    assert.deepEqual([...new Set(found.map((d) => d.path?.split('.').pop()))].sort(), [
+      'auth',
+      'preemptDelay',
+      'state',
+      'unicast',
+    ]);
+    assert.ok(found.every((d) => d.severity === 'warn'));
+    assert.match(found.find((d) => d.path?.endsWith('state'))?.message ?? '', /only with priority 255/);
+  });
+  it('passes when strict is off', () => {
+    const r = repo((c) => {
+      inst(c).auth = { type: 'PASS', secretRef: { env: 'VRRP_PASS' } };
+    });
+    assert.deepEqual(only('strict-mode-conflicts', r), []);
+  });
+});
+
 describe('overrides in policies/*.yaml', () => {
   const broken = (c: ClusterDoc) => {
     vs0(c).address = '203.0.113.99';
@@ -882,7 +911,7 @@ describe('positions from YAML', () => {
         'kind: Cluster',
         'metadata: { name: broken }',
         'defaults:',
-        '  vrrp: { version: 2 }', // 5
+        '  vrrp: { version: 2, strict: true }', // 5
         'scripts:',
         '  - { name: chk, script: /usr/local/bin/chk, weight: 5 }',
         'instances:',
@@ -934,6 +963,7 @@ describe('positions from YAML', () => {
       'preempt-delay-needs-preempt': 17,
       'nopreempt-initial-backup': 18,
       'sync-group-track-weight': 19,
+      'strict-mode-conflicts': 27,
     });
     assert.deepEqual(Object.keys(lines).sort(), builtinRules.map((r) => r.id).sort());
     assert.doesNotMatch(JSON.stringify(runPolicies(broken)), /hunter22/);
