@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { CliIo, Command } from './io.ts';
 import { processIo } from './io.ts';
 
@@ -18,17 +19,18 @@ const SUBCOMMANDS: Record<string, Sub> = {
   },
   plan: {
     summary: 'show what a revision changes on each node, and which changes are disruptive',
-    usage: 'keepgit plan OLD_DIR NEW_DIR | --repo DIR --from REV --to REV [--node NAME] [--json]',
+    usage:
+      'keepgit plan OLD_DIR NEW_DIR | --repo DIR [--from REV] [--to REV] [--node NAME] [--json | --markdown]',
     load: async () => (await import('./plan.ts')).planCommand,
   },
   import: {
     summary: 'turn keepalived.conf files into a desired-state repository',
-    usage: 'keepgit import [NODE=]FILE... -o DIR [--force]',
+    usage: 'keepgit import [NODE=]FILE... -o DIR [--force] [--name CLUSTER]',
     load: async () => (await import('./import.ts')).importCommand,
   },
   export: {
     summary: "render a node's view back to keepalived.conf",
-    usage: 'keepgit export DIR --node NAME [--format keepalived] [-o FILE]',
+    usage: 'keepgit export DIR --node NAME [--format keepalived] [-o FILE] [--with-secrets]',
     load: async () => (await import('./export.ts')).exportCommand,
   },
 };
@@ -51,7 +53,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === 'version') {
-    io.out('keepgit 0.1.0');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    io.out(`keepgit ${pkg.version}`);
     return 0;
   }
   const sub = SUBCOMMANDS[name];

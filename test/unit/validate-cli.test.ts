@@ -118,6 +118,8 @@ describe('the keepgit executable', () => {
       encoding: 'utf8',
     });
     assert.equal(v.status, 0, v.stderr);
+    const version = spawnSync(process.execPath, ['bin/keepgit.js', '--version'], { encoding: 'utf8' });
+    assert.match(version.stdout, /^keepgit \d+\.\d+\.\d+/);
     const sub = spawnSync(process.execPath, ['bin/keepgit.js', 'plan', '--help'], { encoding: 'utf8' });
     assert.equal(sub.status, 0);
     assert.match(sub.stdout, /Usage: keepgit plan/);
