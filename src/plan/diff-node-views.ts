@@ -155,7 +155,13 @@ const INSTANCE_SUMMARY = [
 /** Whether `node` runs instance `name` in the new revision: who can take over a removed instance. */
 export type RunsAfter = (name: string, node: string) => boolean;
 
-function diffInstances(node: string, before: NodeView, after: NodeView, runsAfter: RunsAfter, out: Change[]): void {
+function diffInstances(
+  node: string,
+  before: NodeView,
+  after: NodeView,
+  runsAfter: RunsAfter,
+  out: Change[],
+): void {
   for (const [b, a] of matchBy(before.instances, after.instances, (i) => i.name)) {
     const target = `instance ${(a ?? b)?.name}`;
     if (!b && a) {

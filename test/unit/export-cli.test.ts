@@ -29,7 +29,10 @@ function withAuth(): string {
   const f = join(d, 'keepgit.yaml');
   const text = readFileSync(f, 'utf8')
     .replace('version: 3 ', 'version: 2 ')
-    .replace(/ {4}# auth: \{ type: PASS.*\n/, '    auth: { type: PASS, secretRef: { env: KEEPGIT_TEST_VRRP_PASS } }\n');
+    .replace(
+      / {4}# auth: \{ type: PASS.*\n/,
+      '    auth: { type: PASS, secretRef: { env: KEEPGIT_TEST_VRRP_PASS } }\n',
+    );
   writeFileSync(f, text);
   return d;
 }
