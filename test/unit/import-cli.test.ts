@@ -162,12 +162,10 @@ describe('keepgit import', () => {
         `virtual_server 198.51.100.${(i % 250) + 1} ${1000 + i} {\n  lb_algo rr\n  real_server 192.0.2.${(i % 250) + 1} 80 {\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n}\n`,
     );
     const f = write('big.conf', `${VALID}${filler}${servers.join('')}`);
-    const started = Date.now();
     const dir = newDir();
     const r = await run(f, '-o', dir);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /300 virtual servers/);
-    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
   });
 
   it('resolves includes with globs relative to the including file', async () => {
