@@ -5,16 +5,14 @@ import { readRepositoryDir } from '../config/read-repository-dir.ts';
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from '../model/diagnostic.ts';
 import type { Repository } from '../model/repository.ts';
 import { runPolicies } from '../policy/run-policies.ts';
+import type { Command } from './io.ts';
 
 // keepgit validate DIR [--json]: what CI runs on every pull request. Schema, references
 // and policies; every finding at once. Exit 0 valid (warnings allowed), 1 invalid, 2 usage.
 
 const USAGE = 'usage: keepgit validate DIR [--json]';
 
-export async function validateCommand(
-  args: string[],
-  io: { out: (s: string) => void; err: (s: string) => void },
-): Promise<number> {
+export const validateCommand: Command = async (args, io) => {
   let values: { json?: boolean; help?: boolean };
   let positionals: string[];
   try {
@@ -49,11 +47,9 @@ export async function validateCommand(
   const diagnostics = [...read.diagnostics, ...loaded.diagnostics];
   const repo = loaded.repository;
 
-  // ── Policy hook ─────────────────────────────────────────────────────────────────────
   // Policies run only on a repository that loaded cleanly: their rules assume valid,
   // cross-referenced documents.
   if (repo !== undefined) diagnostics.push(...runPolicies(repo));
-  // ────────────────────────────────────────────────────────────────────────────────────
 
   sortDiagnostics(diagnostics);
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
@@ -67,7 +63,7 @@ export async function validateCommand(
     io.out(summary(dir, valid, errors, warnings, repo));
   }
   return valid ? 0 : 1;
-}
+};
 
 /** File names as the person can open them from where they ran the command. */
 function shownFrom(dir: string, d: Diagnostic): Diagnostic {
