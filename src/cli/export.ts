@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { exportKeepalived, secretParameter } from '../config/export-keepalived.ts';
 import { loadRepository } from '../config/load-repository.ts';
@@ -50,6 +50,12 @@ export const exportCommand: Command = async (args, io) => {
     repo.nodes.map((n) => n.doc),
     values.node,
   );
+  for (const i of view.instances) {
+    if (i.auth?.plaintext)
+      io.err(
+        `keepgit export: instance ${i.name}: its password is written in Git (refused by policy no-plaintext-secret) and is not exported; use auth.secretRef`,
+      );
+  }
   const secrets = new Map<string, string>();
   if (values['with-secrets']) {
     for (const i of view.instances) {
@@ -75,7 +81,10 @@ export const exportCommand: Command = async (args, io) => {
   const text = exportKeepalived(view, { secrets, origin: `${dir}, node ${values.node}` });
   if (values.output) {
     // A file that may hold passwords is readable by its owner only.
-    await writeFile(values.output, text, { mode: secrets.size > 0 ? 0o600 : 0o644 });
+    // chmod too: writeFile's mode applies only when it creates the file.
+    const mode = secrets.size > 0 ? 0o600 : 0o644;
+    await writeFile(values.output, text, { mode });
+    await chmod(values.output, mode);
     io.err(`wrote ${values.output}`);
   } else io.out(text.trimEnd());
   return 0;

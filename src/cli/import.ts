@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, sep } from 'node:path';
 import { globSegmentMatcher, hasGlobMagic } from '../config/import-glob.ts';
 import { routerIdOf } from '../config/import-global.ts';
@@ -11,7 +11,8 @@ import { renderRepository } from '../config/render-repository.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import type { CliIo, Command } from './io.ts';
 
-// keepgit import [NODE=]FILE... -o DIR [--force] [--name CLUSTER]
+// keepgit import [NODE=]FILE... -o DIR [--force] [--name CLUSTER] [--config-id ID]
+// (--config-id: keepalived's -i, which selects the @ID conditional lines)
 //
 // The I/O edge of the importer: reads the files and their includes, names the nodes,
 // and writes the repository. Exit codes:
@@ -24,13 +25,14 @@ import type { CliIo, Command } from './io.ts';
 // The repository is checked with the loader before anything is written, so exit 0 or 2
 // always leaves a repository that `keepgit validate` loads.
 
-const USAGE = 'usage: keepgit import [NODE=]FILE... -o DIR [--force] [--name CLUSTER]';
+const USAGE = 'usage: keepgit import [NODE=]FILE... -o DIR [--force] [--name CLUSTER] [--config-id ID]';
 
 interface Args {
   inputs: { node?: string; file: string }[];
   out: string;
   force: boolean;
   name?: string;
+  configId?: string;
 }
 
 function parseArgs(argv: string[], io: CliIo): Args | undefined {
@@ -38,6 +40,7 @@ function parseArgs(argv: string[], io: CliIo): Args | undefined {
   let out: string | undefined;
   let force = false;
   let name: string | undefined;
+  let configId: string | undefined;
   let options = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -63,6 +66,9 @@ function parseArgs(argv: string[], io: CliIo): Args | undefined {
         );
         return undefined;
       }
+    } else if (options && (a === '--config-id' || a.startsWith('--config-id='))) {
+      configId = value('--config-id');
+      if (configId === undefined) return undefined;
     } else if (options && a === '--force') force = true;
     else if (options && a.startsWith('-') && a !== '-') {
       io.err(`keepgit import: unknown option ${a}\n${USAGE}`);
@@ -79,7 +85,13 @@ function parseArgs(argv: string[], io: CliIo): Args | undefined {
     );
     return undefined;
   }
-  return { inputs, out, force, ...(name === undefined ? {} : { name }) };
+  return {
+    inputs,
+    out,
+    force,
+    ...(name === undefined ? {} : { name }),
+    ...(configId === undefined ? {} : { configId }),
+  };
 }
 
 const errorText = (e: unknown): string => {
@@ -242,7 +254,12 @@ export const importCommand: Command = async (argv, io) => {
       io.err(`${input.file}: cannot read: ${errorText(e)}; nothing written`);
       return 1;
     }
-    const r = parseKeepalivedConf(text, input.file, resolveInclude);
+    const r = parseKeepalivedConf(
+      text,
+      input.file,
+      resolveInclude,
+      args.configId === undefined ? {} : { configId: args.configId },
+    );
     if (!r.ok) {
       io.err(`${r.error.pos.file}:${r.error.pos.line}: ${r.error.message}; nothing written`);
       return 1;
@@ -282,12 +299,12 @@ export const importCommand: Command = async (argv, io) => {
     return 1;
   }
 
-  // --force writes over a repository; node files of an earlier import would still load.
+  // --force replaces an earlier import: its node files would otherwise join this
+  // repository's nodes (and take part in every instance without a per-node map).
   for (const name of safeList(join(args.out, 'nodes'))) {
     if (/\.ya?ml$/.test(name) && !files.has(`nodes/${name}`)) {
-      io.out(
-        `${join(args.out, 'nodes', name)}: note: not written by this import; remove it if that node is gone`,
-      );
+      rmSync(join(args.out, 'nodes', name), { force: true });
+      io.out(`${join(args.out, 'nodes', name)}: note: removed (left by an earlier import, not in this one)`);
     }
   }
   for (const n of result.notes) io.out(`${n.pos.file}:${n.pos.line}: note: ${n.message}`);

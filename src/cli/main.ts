@@ -25,7 +25,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
   },
   import: {
     summary: 'turn keepalived.conf files into a desired-state repository',
-    usage: 'keepgit import [NODE=]FILE... -o DIR [--force] [--name CLUSTER]',
+    usage: 'keepgit import [NODE=]FILE... -o DIR [--force] [--name CLUSTER] [--config-id ID]',
     load: async () => (await import('./import.ts')).importCommand,
   },
   export: {

@@ -50,7 +50,7 @@ const ROOT: Record<string, (stmt: KaStatement, c: { f: FileImport; sink: Sink })
 
 /** Parser notices: substitutions worth knowing (notes) or lines whose content was lost (unsupported). */
 function reportNotice(n: KaNotice, sink: Sink): void {
-  if (/parameter definition|matched no file/.test(n.message)) {
+  if (/parameter definition|matched no file|not a defined parameter/.test(n.message)) {
     note(sink, n.pos, n.message);
     return;
   }

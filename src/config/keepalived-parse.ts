@@ -287,7 +287,11 @@ function applyCondition(st: FileState, s: string, line: number): string | undefi
   const configId = st.ctx.configId;
   if (configId === undefined) {
     const where = negated ? `everywhere except config id ${id}` : `only on config id ${id}`;
-    notice(st, line, `${prefix} conditional line dropped: it applies ${where}; pass configId to resolve it`);
+    notice(
+      st,
+      line,
+      `${prefix} conditional line dropped: it applies ${where}; import with --config-id ID (keepalived -i) to resolve it`,
+    );
     if (s.includes('{') || s.includes('}')) st.droppedBraceLine = line;
     return undefined;
   }
@@ -300,7 +304,7 @@ function applyCondition(st: FileState, s: string, line: number): string | undefi
 function droppedHint(st: FileState): string {
   return st.droppedBraceLine === undefined
     ? ''
-    : ` (the conditional line ${st.droppedBraceLine} that holds a brace was dropped: pass configId)`;
+    : ` (the conditional line ${st.droppedBraceLine} that holds a brace was dropped: import with --config-id ID)`;
 }
 
 function notice(st: FileState, line: number, message: string): void {
@@ -430,6 +434,10 @@ function substitute(st: FileState, line0: string, line: number): string | Failur
       if (literal !== undefined) text = insideQuotes(s, i) ? literal.slice(1) : literal;
       else if (DAEMON_PARAMS.has(ref.name)) {
         notice(st, line, `${s.slice(i, ref.end)} depends on the running keepalived: left as written`);
+      } else if (s[i] === '$') {
+        // keepalived keeps it as written too; say so, since it is most likely a typo or a
+        // definition in a file that was not given (keepgit export writes auth_pass $NAME).
+        notice(st, line, `${s.slice(i, ref.end)} is not a defined parameter: kept as written`);
       }
     }
     if (ref === undefined || text === undefined) {

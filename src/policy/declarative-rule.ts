@@ -285,12 +285,40 @@ export interface CompiledRule {
 
 // A policy comes from the repository the agent follows, so its regular expression is
 // untrusted input that runs on every revision. JavaScript has no linear-time engine:
-// refuse the shapes that backtrack catastrophically (a quantified group containing a
-// quantifier or an alternation, or a backreference) instead of letting a pattern stall the gate.
-const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[*+|]|\{\d+,?\d*\})(?:[^()\\]|\\.)*\)(?:[*+]|\{\d+,?\d*\})/;
-
+// refuse the shapes that backtrack catastrophically — a repeated group that itself
+// contains a repetition or an alternation at any depth, like (a+)+, ((a)+)+ or (a|aa)*,
+// and backreferences — instead of letting a pattern stall the gate.
 export function riskyPattern(p: string): boolean {
-  return p.length > 256 || NESTED_QUANTIFIER.test(p) || /\\[1-9]|\\k</.test(p);
+  if (p.length > 256 || /\\[1-9]|\\k</.test(p)) return true;
+  const repeats = (at: number): boolean => {
+    const c = p[at];
+    return c === '*' || c === '+' || (c === '{' && /^\{\d+(,\d*)?\}/.test(p.slice(at)));
+  };
+  // For each open group: does it contain a repetition or an alternation?
+  const groups: boolean[] = [false];
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '\\') {
+      i++;
+      if (!inClass && repeats(i + 1)) groups[groups.length - 1] = true;
+    } else if (inClass) {
+      if (c === ']') {
+        inClass = false;
+        if (repeats(i + 1)) groups[groups.length - 1] = true;
+      }
+    } else if (c === '[') inClass = true;
+    else if (c === '(') groups.push(false);
+    else if (c === ')') {
+      const inner = groups.pop() ?? false;
+      if (groups.length === 0) groups.push(false);
+      if (repeats(i + 1) && inner) return true;
+      if (inner || repeats(i + 1)) groups[groups.length - 1] = true;
+    } else if (c === '|' || repeats(i) || (c === '?' && p[i - 1] !== '(')) {
+      groups[groups.length - 1] = true;
+    }
+  }
+  return false;
 }
 
 /** Turns `rules[index]` of a policy document into a rule, or says why it cannot. */

@@ -62,6 +62,7 @@ describe('keepgit export', () => {
     process.env.KEEPGIT_TEST_VRRP_PASS = 'pw-4711';
     try {
       const out = join(temp(), 'keepalived.conf');
+      writeFileSync(out, 'an older, world-readable file\n', { mode: 0o644 });
       const r = await run(['export', d, '--node', 'lb1', '--with-secrets', '-o', out]);
       assert.equal(r.code, 0, r.err);
       assert.match(readFileSync(out, 'utf8'), /^\$KEEPGIT_TEST_VRRP_PASS=pw-4711$/m);

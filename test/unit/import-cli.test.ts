@@ -197,6 +197,53 @@ describe('keepgit import', () => {
     assert.match(readFileSync(join(dir, 'keepgit.yaml'), 'utf8'), /metadata: \{ name: www \}/);
   });
 
+  it('--force replaces an earlier import, node files included', async () => {
+    const dir = newDir();
+    const first = await run(
+      `lb1=${FIXTURES}/basic-master.conf`,
+      `lb2=${FIXTURES}/basic-backup.conf`,
+      '-o',
+      dir,
+    );
+    assert.equal(first.code, 0, first.err);
+    const again = await run(
+      `a=${FIXTURES}/basic-master.conf`,
+      `b=${FIXTURES}/basic-backup.conf`,
+      '-o',
+      dir,
+      '--force',
+    );
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /nodes\/lb1\.yaml: note: removed/);
+    assert.deepEqual(readdirSync(join(dir, 'nodes')).sort(), ['a.yaml', 'b.yaml']);
+    assertRepository(dir);
+  });
+
+  it('--config-id selects the @ID lines, as keepalived -i does', async () => {
+    const f = write(
+      'conditional.conf',
+      [
+        'vrrp_instance V {',
+        '  interface eth0',
+        '  virtual_router_id 7',
+        '@lb1 priority 150',
+        '@^lb1 priority 50',
+        '  virtual_ipaddress {',
+        '    192.0.2.7',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const dropped = await run(f, '-o', newDir());
+    assert.equal(dropped.code, 2);
+    assert.match(dropped.err, /conditional line dropped: .* --config-id ID/);
+    const dir = newDir();
+    const chosen = await run(f, '-o', dir, '--config-id', 'lb1');
+    assert.equal(chosen.code, 0, chosen.err);
+    assert.match(readFileSync(join(dir, 'keepgit.yaml'), 'utf8'), /priority: 150/);
+  });
+
   it('explains bad usage', async () => {
     assert.equal((await run('-o', newDir())).code, 1);
     assert.equal((await run(`${FIXTURES}/basic-master.conf`)).code, 1);

@@ -439,6 +439,8 @@ describe('parameters, conditional lines and sequences', () => {
       [
         [1, '$PRIO parameter definition: its uses below are substituted'],
         [2, '$IF parameter definition: its uses below are substituted'],
+        [5, '$UNDEFINED is not a defined parameter: kept as written'],
+        [5, '${NOPE} is not a defined parameter: kept as written'],
       ],
     );
   });
@@ -532,10 +534,13 @@ describe('parameters, conditional lines and sequences', () => {
     assert.deepEqual(
       notices.map((n) => [n.pos.line, n.message]),
       [
-        [2, '@main conditional line dropped: it applies only on config id main; pass configId to resolve it'],
+        [
+          2,
+          '@main conditional line dropped: it applies only on config id main; import with --config-id ID (keepalived -i) to resolve it',
+        ],
         [
           3,
-          '@^backup conditional line dropped: it applies everywhere except config id backup; pass configId to resolve it',
+          '@^backup conditional line dropped: it applies everywhere except config id backup; import with --config-id ID (keepalived -i) to resolve it',
         ],
       ],
     );
@@ -572,7 +577,7 @@ describe('parameters, conditional lines and sequences', () => {
   test('a dropped conditional line with a brace is named in the brace error', () => {
     const e = err('@lb1 vrrp_instance A {\n@lb2 vrrp_instance B {\n  state MASTER\n}\n');
     assert.equal(e.line, 4);
-    assert.match(e.message, /conditional line 2 .* pass configId/);
+    assert.match(e.message, /conditional line 2 .* --config-id ID/);
   });
 
   test('~SEQ lines are reported and dropped', () => {

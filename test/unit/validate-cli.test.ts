@@ -70,9 +70,19 @@ describe('keepgit validate', () => {
   });
 
   it('refuses a policy regular expression that could backtrack for ever', async () => {
-    assert.ok(riskyPattern('(a+)+$'));
-    assert.ok(riskyPattern('^(a|aa)*$'));
-    assert.ok(!riskyPattern('^eth[0-9]+$'));
+    for (const p of [
+      '(a+)+$',
+      '^(a|aa)*$',
+      '((a)+)+$',
+      '^((a+))+$',
+      '(a?)*',
+      '(.*a){20}',
+      '(x)\\1',
+      '([a-z]+)*',
+    ])
+      assert.ok(riskyPattern(p), p);
+    for (const p of ['^eth[0-9]+$', '^lb[0-9]{1,3}$', '(ab){2,}', '(?:ab)+', '^(eth|bond)[0-9]+$'])
+      assert.ok(!riskyPattern(p), p);
     const d = template();
     writeFileSync(
       join(d, 'policies/bad.yaml'),
