@@ -343,13 +343,20 @@ function viewCheck(c: Check, vs: VirtualServer, rs: RealServer, cluster: Cluster
 
 /** Every boolean of a check defaults to false: `dynamic: false` and no `dynamic` are one. */
 function withoutFalse(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(withoutFalse);
   if (v === null || typeof v !== 'object') return v;
-  return Object.fromEntries(
-    Object.entries(v)
-      .filter(([, x]) => x !== false && x !== undefined)
-      .map(([k, x]) => [k, withoutFalse(x)]),
-  );
+  if (Array.isArray(v)) return v.some(hasFalse) ? v.map(withoutFalse) : v;
+  if (!hasFalse(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== false && x !== undefined) out[k] = withoutFalse(x);
+  return out;
+}
+
+/** Whether a value holds a false or undefined anywhere: most specs do not, and stay shared. */
+function hasFalse(v: unknown): boolean {
+  if (v === false || v === undefined) return true;
+  if (v === null || typeof v !== 'object') return false;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) if (hasFalse(x)) return true;
+  return false;
 }
 
 function viewVirtualServer(vs: VirtualServer, cluster: ClusterDoc): ViewVirtualServer {

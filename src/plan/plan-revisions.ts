@@ -1,5 +1,5 @@
-import { type NodeView, nodeView } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
+import { viewOf as cachedView } from '../model/repository-views.ts';
 import { diffNodeViews } from './diff-node-views.ts';
 import type { Plan } from './plan-types.ts';
 
@@ -9,14 +9,7 @@ import type { Plan } from './plan-types.ts';
 const nodeNames = (repo: Repository | undefined): string[] =>
   repo ? repo.nodes.map((n) => n.doc.metadata.name) : [];
 
-function viewOf(repo: Repository | undefined, node: string): NodeView | undefined {
-  if (!repo?.nodes.some((n) => n.doc.metadata.name === node)) return undefined;
-  return nodeView(
-    repo.cluster.doc,
-    repo.nodes.map((n) => n.doc),
-    node,
-  );
-}
+const viewOf = (repo: Repository | undefined, node: string) => (repo ? cachedView(repo, node) : undefined);
 
 /** `before` undefined means nothing was there (a first commit). `onlyNode` limits the plan to one node. */
 export function planRepositories(before: Repository | undefined, after: Repository, onlyNode?: string): Plan {

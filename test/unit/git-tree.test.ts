@@ -1,28 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readRepositoryAtRevision } from '../../src/source/git-tree.ts';
+import { git } from './helpers.ts';
 
 // A throwaway repository with two commits, made with the git CLI, read back through
 // isomorphic-git without a checkout.
-
-const git = (cwd: string, ...args: string[]): string =>
-  execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@example.com',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@example.com',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_CONFIG_NOSYSTEM: '1',
-    },
-  }).trim();
 
 const files = (r: Awaited<ReturnType<typeof readRepositoryAtRevision>>): Map<string, string> => {
   if ('error' in r) assert.fail(r.error);

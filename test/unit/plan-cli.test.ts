@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { CliIo } from '../../src/cli/io.ts';
 import { planCommand } from '../../src/cli/plan.ts';
 import type { Plan } from '../../src/plan/plan-types.ts';
+import { git } from './helpers.ts';
 
 // `keepgit plan` end to end on the starter repository: two directories, then two commits.
 
@@ -25,21 +25,6 @@ const run = async (args: string[]) => {
   const code = await planCommand(args, c.io);
   return { code, out: c.text(), err: c.errors() };
 };
-
-const git = (cwd: string, ...args: string[]): string =>
-  execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@example.com',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@example.com',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_CONFIG_NOSYSTEM: '1',
-    },
-  }).trim();
 
 /** The template's keepgit.yaml with one text substitution. */
 function edit(dir: string, from: string, to: string): void {
