@@ -1,4 +1,4 @@
-import type { PolicyDoc, PolicyRule } from '../model/cluster-schema.ts';
+import type { NodeDoc, PolicyDoc, PolicyRule } from '../model/cluster-schema.ts';
 import { parseDuration } from '../model/duration.ts';
 import { type Cidr, cidrContains, parseCidr } from '../model/ip.ts';
 import type { Located, PathSeg } from '../model/repository.ts';
@@ -28,7 +28,15 @@ import type { PolicyContext, Rule, Violation } from './rule.ts';
 // Fields are read as written, with the values an item inherits filled in: instances from
 // defaults.vrrp; real servers from their virtual server (port, forwarding, timings); checks
 // from their real server, virtual server and defaults.check. A string VIP reads as
-// { address }. Per-node overrides in nodes/*.yaml are not applied.
+// { address }.
+//
+// The settings a Node document can override (instances.NAME.priority, interface, state,
+// preempt) are read node by node instead, as node-view.ts applies them: on each node taking
+// part, its override, else the instance's entry for it or its single value. Otherwise a
+// rule on keepgit.yaml would be bypassed by one line in nodes/NAME.yaml. A value found the
+// same on several nodes is reported once; an instance no node document takes part in is
+// read as written. `where` on such a setting selects the nodes whose value matches, and the
+// rule then looks at those nodes only.
 //
 // Every condition given in `require` must hold; with none, `present: true` is meant. An
 // unset field fails every condition but `present: false` and `notOneOf`. When the field
@@ -47,6 +55,27 @@ type Layer = {
 interface Item {
   label: string;
   layers: Layer[];
+  /** Instances only: what their nodes override. */
+  perNode?: PerNode;
+}
+
+type NodeSetting = keyof NonNullable<NodeDoc['instances']>[string];
+
+// A Record rather than a list so that a setting added to a Node's overrides fails to compile
+// until it is listed: a setting missing here could be overridden past every rule.
+const NODE_SETTINGS: Record<NodeSetting, true> = {
+  priority: true,
+  interface: true,
+  state: true,
+  preempt: true,
+};
+const isNodeSetting = (field: string): field is NodeSetting => Object.hasOwn(NODE_SETTINGS, field);
+
+interface PerNode {
+  /** Nodes taking part that have a node document. */
+  nodes: readonly string[];
+  /** Each such node's own value of `key`, where its node document writes it. */
+  overrides(key: NodeSetting): ReadonlyMap<string, Found>;
 }
 
 interface Found {
@@ -84,6 +113,18 @@ function items(ctx: PolicyContext, selector: PolicyRule['for']): Item[] {
       return ctx.instances().map((i) => ({
         label: `instance ${i.instance.name}`,
         layers: [layer(i.instance, i.path), vrrpDefaults],
+        perNode: {
+          nodes: i.nodes,
+          overrides: (key) =>
+            new Map(
+              i.nodes.flatMap((node): [string, Found][] => {
+                const value = ctx.node(node)?.located.doc.instances?.[i.instance.name]?.[key];
+                if (value === undefined) return [];
+                const { file, path } = ctx.settingSite(i, key, node);
+                return [[node, { found: true, inherited: false, value, file, path }]];
+              }),
+            ),
+        },
       }));
     case 'vips':
       return ctx.vips().map((v) => ({
@@ -248,11 +289,10 @@ const asWhole = (c: Compiled, value: unknown): boolean =>
   (c.require.equals !== undefined && (Array.isArray(c.require.equals) || isMap(c.require.equals))) ||
   (c.net !== undefined && isMap(value) && typeof value.address === 'string');
 
-function evaluate(c: Compiled, item: Item, field: string, message: string): Violation[] {
+/** The findings on `f`, one value of `field` (entry by entry when it is a list or per-node map). */
+function judge(c: Compiled, f: Found, field: string, message: string, whose: string): Violation[] {
   const r = c.require;
-  const f = resolve(item, field);
   const secret = /(^|\.)(password|secret|token)$/i.test(field);
-  const whose = f.inherited ? ` (${item.label})` : '';
   const violation = (path: PathSeg[], name: string, problem: string): Violation => ({
     file: f.file,
     path,
@@ -275,6 +315,72 @@ function evaluate(c: Compiled, item: Item, field: string, message: string): Viol
   return entries.flatMap(([k, v]) =>
     scalarProblems(c, v, secret).map((p) => violation([...f.path, k], `${field}.${k}`, p)),
   );
+}
+
+/**
+ * What applies on `node`: its override, else the instance's entry for it when `f` is a
+ * per-node map (unless `whole`), else `f` itself, as node-view.ts resolves it.
+ */
+function onNode(f: Found, overrides: ReadonlyMap<string, Found>, node: string, whole: boolean): Found {
+  const own = overrides.get(node);
+  if (own) return own;
+  if (whole || !f.found || !isMap(f.value)) return f;
+  const value = f.value[node];
+  return { ...f, found: value !== undefined, value, path: [...f.path, node] };
+}
+
+/** `on`: the nodes `where` selected, when it tested a setting a node can override. */
+function evaluate(
+  c: Compiled,
+  item: Item,
+  field: string,
+  message: string,
+  on?: ReadonlySet<string>,
+): Violation[] {
+  const f = resolve(item, field);
+  const whose = f.inherited ? ` (${item.label})` : '';
+  const per = item.perNode;
+  if (!per || per.nodes.length === 0 || !isNodeSetting(field)) return judge(c, f, field, message, whose);
+  const overrides = per.overrides(field);
+  // A whole-value equals compares the instance's map as written; an override is one value.
+  const whole = f.found && asWhole(c, f.value);
+  const seen = new Set<string>();
+  return per.nodes
+    .filter((node) => on === undefined || on.has(node))
+    .flatMap((node) => {
+      const got = onNode(f, overrides, node, whole);
+      const own = overrides.has(node);
+      const name = own || got === f ? field : `${field}.${node}`;
+      return judge(c, got, name, message, own ? '' : whose);
+    })
+    .filter((v) => {
+      // A single value applies on every node that does not override it: report it once.
+      const key = JSON.stringify([v.file.file, v.path, v.message]);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+}
+
+/**
+ * Whether `where` selects the item: undefined when not, else `on`, the nodes it selects when
+ * it tests a setting a node can override (every node then counts on its own).
+ */
+function select(item: Item, where: readonly [string, unknown][]): { on?: ReadonlySet<string> } | undefined {
+  const matches = (f: Found, want: unknown): boolean =>
+    want === null ? !f.found : f.found && same(f.value, want);
+  let on: string[] | undefined;
+  for (const [field, want] of where) {
+    const f = resolve(item, field);
+    const per = item.perNode;
+    if (per && per.nodes.length > 0 && isNodeSetting(field)) {
+      const overrides = per.overrides(field);
+      const hit = per.nodes.filter((n) => matches(onNode(f, overrides, n, false), want));
+      on = on === undefined ? hit : on.filter((n) => hit.includes(n));
+      if (on.length === 0) return undefined;
+    } else if (!matches(f, want)) return undefined;
+  }
+  return on === undefined ? {} : { on: new Set(on) };
 }
 
 export interface CompiledRule {
@@ -382,14 +488,10 @@ export function declarativeRule(file: Located<PolicyDoc>, index: number): Compil
       severity: spec.severity,
       description: spec.message,
       check(ctx: PolicyContext): Violation[] {
-        return items(ctx, spec.for)
-          .filter((item) =>
-            where.every(([field, want]) => {
-              const f = resolve(item, field);
-              return want === null ? !f.found : f.found && same(f.value, want);
-            }),
-          )
-          .flatMap((item) => evaluate(compiled, item, r.field, spec.message));
+        return items(ctx, spec.for).flatMap((item) => {
+          const picked = select(item, where);
+          return picked ? evaluate(compiled, item, r.field, spec.message, picked.on) : [];
+        });
       },
     },
   };

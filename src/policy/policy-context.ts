@@ -8,6 +8,7 @@ import {
   virtualServerNodes,
 } from '../model/node-view.ts';
 import type { PathSeg, Repository } from '../model/repository.ts';
+import { viewOf } from '../model/repository-views.ts';
 import type {
   CheckItem,
   InstanceItem,
@@ -51,16 +52,8 @@ export function policyContext(repo: Repository): PolicyContext {
   const byName = new Map<string, NodeItem>(
     repo.nodes.map((n) => [n.doc.metadata.name, { name: n.doc.metadata.name, located: n }]),
   );
-  const views = new Map<string, NodeView>();
-
-  const view = (node: string): NodeView => {
-    let v = views.get(node);
-    if (!v) {
-      v = nodeView(doc, nodeDocs, node);
-      views.set(node, v);
-    }
-    return v;
-  };
+  // Shared with the planner: both need every node's view of this revision.
+  const view = (node: string): NodeView => viewOf(repo, node) ?? nodeView(doc, nodeDocs, node);
 
   const instances = once((): InstanceItem[] =>
     (doc.instances ?? []).map((instance, index) => ({

@@ -843,6 +843,123 @@ describe('declarative rules', () => {
       path: ['rules', 0, 'require', 'within'],
     });
   });
+  describe('settings a node document overrides', () => {
+    const lb2 = (n: NodeDoc[], over: NonNullable<NodeDoc['instances']>[string]) => {
+      (n[1] as NodeDoc).instances = { 'www-http': over };
+    };
+    it('catches a max bypassed through an override, at the override', () => {
+      fails(
+        { for: 'instances', require: { field: 'priority', max: 200 } },
+        ['instances', 'www-http', 'priority'],
+        /^house rule: priority is 250, above the maximum 200$/,
+        (_c, n) => lb2(n, { priority: 250 }),
+        'nodes/lb2.yaml',
+      );
+    });
+    it('does not report the map entry an override replaces when the override passes', () => {
+      passes({ for: 'instances', require: { field: 'priority', max: 200 } }, (c, n) => {
+        inst(c).priority = { lb1: 110, lb2: 250 };
+        lb2(n, { priority: 150 });
+      });
+      // lb1 keeps its entry, which still counts.
+      fails(
+        { for: 'instances', require: { field: 'priority', max: 105 } },
+        ['instances', 0, 'priority', 'lb1'],
+        /priority\.lb1 is 110, above the maximum 105$/,
+        (c, n) => {
+          inst(c).priority = { lb1: 110, lb2: 250 };
+          lb2(n, { priority: 100 });
+          inst(c, 1).priority = { lb1: 100, lb2: 105 };
+        },
+      );
+    });
+    it('reports a single value once, and not at all when every node overrides it', () => {
+      const rule: Spec = {
+        for: 'instances',
+        where: { name: 'www-http' },
+        require: { field: 'priority', max: 200 },
+      };
+      fails(rule, ['instances', 0, 'priority'], /priority is 250, above the maximum 200$/, (c, n) => {
+        inst(c).priority = 250;
+        lb2(n, { priority: 100 });
+      });
+      passes(rule, (c, n) => {
+        inst(c).priority = 250;
+        lb2(n, { priority: 100 });
+        (n[0] as NodeDoc).instances = { 'www-http': { priority: 110 } };
+      });
+    });
+    it('present and oneOf on interface', () => {
+      fails(
+        { for: 'instances', require: { field: 'interface', oneOf: ['eth0', 'eth1'] } },
+        ['instances', 'www-http', 'interface'],
+        /^house rule: interface is "bond0", expected one of "eth0", "eth1"$/,
+        (_c, n) => lb2(n, { interface: 'bond0' }),
+        'nodes/lb2.yaml',
+      );
+      passes({ for: 'instances', require: { field: 'interface', oneOf: ['eth0', 'eth1'] } }, (c, n) => {
+        inst(c).interface = { lb1: 'eth0', lb2: 'bond0' };
+        lb2(n, { interface: 'eth1' });
+      });
+      const present: Spec = {
+        for: 'instances',
+        where: { name: 'www-http' },
+        require: { field: 'interface' },
+      };
+      passes(present, (c, n) => {
+        inst(c).interface = undefined;
+        lb2(n, { interface: 'eth1' });
+        (n[0] as NodeDoc).instances = { 'www-http': { interface: 'eth0' } };
+      });
+      fails(present, ['instances', 0, 'interface'], /^house rule: interface is not set$/, (c, n) => {
+        inst(c).interface = undefined;
+        lb2(n, { interface: 'eth1' });
+      });
+    });
+    it('preempt: an override wins over defaults.vrrp, which still applies elsewhere', () => {
+      fails(
+        { for: 'instances', require: { field: 'preempt', equals: true } },
+        ['instances', 'www-http', 'preempt'],
+        /^house rule: preempt is false, expected true$/,
+        (c, n) => {
+          c.defaults = { vrrp: { ...c.defaults?.vrrp, preempt: true } };
+          lb2(n, { preempt: false });
+        },
+        'nodes/lb2.yaml',
+      );
+    });
+    it('where selects the nodes whose value matches, and the rule looks at those only', () => {
+      const masters: Spec = {
+        for: 'instances',
+        where: { state: 'MASTER' },
+        require: { field: 'priority', min: 150 },
+      };
+      passes(masters, (c) => {
+        inst(c).state = 'BACKUP';
+      });
+      fails(
+        masters,
+        ['instances', 0, 'priority', 'lb1'],
+        /priority\.lb1 is 110, below the minimum 150$/,
+        (c, n) => {
+          inst(c).state = 'BACKUP';
+          (n[0] as NodeDoc).instances = { 'www-http': { state: 'MASTER' } };
+        },
+      );
+      // A per-node map matches on the node whose entry is 110; an override can take it away.
+      fails(
+        { for: 'instances', where: { priority: 110 }, require: { field: 'name', equals: 'www-v6' } },
+        ['instances', 0, 'name'],
+        /name is "www-http", expected "www-v6"$/,
+      );
+      passes(
+        { for: 'instances', where: { priority: 110 }, require: { field: 'name', equals: 'www-v6' } },
+        (_c, n) => {
+          (n[0] as NodeDoc).instances = { 'www-http': { priority: 120 } };
+        },
+      );
+    });
+  });
   it('where with null selects items without the field; real servers inherit the port', () => {
     fails(
       { for: 'realServers', where: { weight: null }, require: { field: 'port', equals: 8080 } },
@@ -967,6 +1084,48 @@ describe('positions from YAML', () => {
     });
     assert.deepEqual(Object.keys(lines).sort(), builtinRules.map((r) => r.id).sort());
     assert.doesNotMatch(JSON.stringify(runPolicies(broken)), /hunter22/);
+  });
+  it('puts a declarative finding on a node override on its line in the node file', () => {
+    const bypass = located({
+      'keepgit.yaml': [
+        'apiVersion: keepgit/v1',
+        'kind: Cluster',
+        'metadata: { name: www-ha }',
+        'instances:',
+        '  - name: www',
+        '    vrid: 100',
+        '    interface: eth0',
+        '    priority: { lb1: 110, lb2: 100 }',
+        '    vips: [203.0.113.10/32]',
+        '',
+      ].join('\n'),
+      'nodes/lb1.yaml': nodeYaml('lb1', '192.0.2.11'),
+      'nodes/lb2.yaml': `${nodeYaml('lb2', '192.0.2.12')}instances:\n  www:\n    priority: 250\n`,
+      'policies/site.yaml': [
+        'apiVersion: keepgit/v1',
+        'kind: Policy',
+        'rules:',
+        '  - id: priorities',
+        '    severity: error',
+        '    message: priorities stay within 1..200',
+        '    for: instances',
+        '    require: { field: priority, max: 200 }',
+        '',
+      ].join('\n'),
+    });
+    const ds = runPolicies(bypass, []);
+    assert.deepEqual(
+      ds.map((d) => [d.file, d.line, d.path, d.rule, d.message]),
+      [
+        [
+          'nodes/lb2.yaml',
+          9,
+          'instances.www.priority',
+          'priorities',
+          'priorities stay within 1..200: priority is 250, above the maximum 200',
+        ],
+      ],
+    );
   });
   it('puts a rule finding on the line of the offending field', () => {
     const ds = runPolicies(r);
