@@ -36,9 +36,22 @@ function v6Groups(address: string): number[] {
   return [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
 }
 
+// A fleet names the same addresses over and over (every rule, every revision), and the
+// IPv6 check behind isIPv6 is one large regular expression: remember recent answers.
+const canonical = new Map<string, string>();
+
 /** RFC 5952 text for an IPv6 address; IPv4 unchanged. */
 export function canonicalIp(address: string): string {
-  if (!isIPv6(address)) return address;
+  const known = canonical.get(address);
+  if (known !== undefined) return known;
+  const text = computeCanonicalIp(address);
+  if (canonical.size >= 100_000) canonical.clear();
+  canonical.set(address, text);
+  return text;
+}
+
+function computeCanonicalIp(address: string): string {
+  if (!address.includes(':') || !isIPv6(address)) return address;
   const g = v6Groups(address.toLowerCase());
   let bestAt = -1;
   let bestLen = 1;
