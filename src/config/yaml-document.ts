@@ -50,6 +50,21 @@ const CORE_TAGS = new Set(
 );
 
 export function parseYamlDocument(text: string, file: string): YamlParseResult {
+  // A NUL, or bytes that were not UTF-8 (read as U+FFFD), mean this is no YAML a person
+  // wrote: say that rather than echo the bytes back.
+  const binary = text.search(/[\u0000\uFFFD]/);
+  if (binary >= 0) {
+    const line = text.slice(0, binary).split('\n').length;
+    return {
+      diagnostics: [
+        error(
+          file,
+          { line, col: 1 },
+          'not a UTF-8 text file (a NUL or a byte that is not UTF-8); keepgit reads YAML text',
+        ),
+      ],
+    };
+  }
   return fastParse(text, file) ?? parseFully(text, file);
 }
 

@@ -54,6 +54,12 @@ describe('parseYamlDocument', () => {
     assert.equal(r.diagnostics[0]?.line, 30_001);
   });
 
+  it('refuses binary input without echoing it', () => {
+    const d = only('a: 1\nb: \u0000\u00ff\ufffd\n');
+    assert.equal(where(d), 'f.yaml:2:1');
+    assert.match(d.message, /not a UTF-8 text file/);
+  });
+
   it('refuses a second document, naming its line', () => {
     const d = only('a: 1\nb: 2\n---\nc: 3\n');
     assert.equal(where(d), 'f.yaml:3:1');
