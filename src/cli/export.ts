@@ -2,9 +2,9 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { exportKeepalived, secretParameter } from '../config/export-keepalived.ts';
 import { loadRepository } from '../config/load-repository.ts';
-import { readRepositoryDir } from '../config/read-repository-dir.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { nodeView } from '../model/node-view.ts';
+import { readRepositoryDir } from '../source/read-repository-dir.ts';
 import type { Command } from './io.ts';
 
 // keepgit export DIR --node NAME [--format keepalived] [-o FILE] [--with-secrets]

@@ -2,13 +2,13 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadRepository } from '../config/load-repository.ts';
-import { readRepositoryDir } from '../config/read-repository-dir.ts';
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from '../model/diagnostic.ts';
 import type { Repository } from '../model/repository.ts';
 import { planRepositories } from '../plan/plan-revisions.ts';
 import { renderPlan, renderPlanJson, renderPlanMarkdown } from '../plan/render-plan.ts';
 import { runPolicies } from '../policy/run-policies.ts';
 import { readRepositoryAtRevision } from '../source/git-tree.ts';
+import { readRepositoryDir } from '../source/read-repository-dir.ts';
 import type { CliIo, Command } from './io.ts';
 
 // keepgit plan OLD_DIR NEW_DIR | --repo DIR [--from REV] [--to REV]  [--node NAME] [--json | --markdown]

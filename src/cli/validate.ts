@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadRepository } from '../config/load-repository.ts';
-import { readRepositoryDir } from '../config/read-repository-dir.ts';
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from '../model/diagnostic.ts';
 import type { Repository } from '../model/repository.ts';
 import { runPolicies } from '../policy/run-policies.ts';
+import { readRepositoryDir } from '../source/read-repository-dir.ts';
 import type { Command } from './io.ts';
 
 // keepgit validate DIR [--json]: what CI runs on every pull request. Schema, references

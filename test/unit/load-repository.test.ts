@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadRepository } from '../../src/config/load-repository.ts';
-import { readRepositoryDir } from '../../src/config/read-repository-dir.ts';
 import { type Diagnostic, formatDiagnostic } from '../../src/model/diagnostic.ts';
+import { readRepositoryDir } from '../../src/source/read-repository-dir.ts';
 
 // Repositories are built in memory from YAML text; positions are asserted against the text
 // itself (pos()) so that a test says where a person would look.

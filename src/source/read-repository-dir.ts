@@ -1,8 +1,8 @@
 import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { YAML_LIMITS } from '../config/yaml-document.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
-import { YAML_LIMITS } from './yaml-document.ts';
 
 // The effectful edge in front of loadRepository: a checked-out directory read into the
 // path → text map the pure loader takes. Only the files the loader looks at are read.
