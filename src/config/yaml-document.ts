@@ -77,6 +77,8 @@ export function parseYamlDocument(text: string, file: string): YamlParseResult {
 // diagnostics are the same either way.
 const UNUSUAL = /(^|[\s[{,])[&*!]|\d_\d|^%|^\s*\?/m;
 
+const DEEP_INDENT = new RegExp(`^[ -]{${YAML_LIMITS.maxDepth},}`, 'm');
+
 function fastParse(text: string, file: string): YamlParseResult | undefined {
   if (
     Buffer.byteLength(text, 'utf8') > YAML_LIMITS.maxBytes ||
@@ -90,7 +92,9 @@ function fastParse(text: string, file: string): YamlParseResult | undefined {
   } catch {
     return undefined;
   }
-  if (valueDepth(value) > YAML_LIMITS.maxDepth) return undefined;
+  // Block nesting needs a deeper indent (or a longer "- - -" run) per level, so a text
+  // with no line starting with maxDepth of them cannot nest too deep outside [ and {.
+  if (DEEP_INDENT.test(text) && valueDepth(value) > YAML_LIMITS.maxDepth) return undefined;
   let full: YamlDocument | undefined | null = null;
   const slow = (): YamlDocument | undefined => {
     if (full === null) full = parseFully(text, file).doc;
