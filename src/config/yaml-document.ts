@@ -52,8 +52,10 @@ const CORE_TAGS = new Set(
 export function parseYamlDocument(text: string, file: string): YamlParseResult {
   // A NUL, or bytes that were not UTF-8 (read as U+FFFD), mean this is no YAML a person
   // wrote: say that rather than echo the bytes back.
-  const binary = text.search(/[\u0000\uFFFD]/);
-  if (binary >= 0) {
+  const binary = Math.min(
+    ...[text.indexOf('\u0000'), text.indexOf('\uFFFD')].map((i) => (i < 0 ? Infinity : i)),
+  );
+  if (binary !== Infinity) {
     const line = text.slice(0, binary).split('\n').length;
     return {
       diagnostics: [
