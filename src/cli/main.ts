@@ -28,6 +28,11 @@ const SUBCOMMANDS: Record<string, Sub> = {
     usage: 'keepgit import [NODE=]FILE... -o DIR [--force] [--name CLUSTER] [--config-id ID]',
     load: async () => (await import('./import.ts')).importCommand,
   },
+  lab: {
+    summary: 'create or remove a test network of namespaces (root; documentation addresses only)',
+    usage: 'keepgit lab up|down|status [--hosts a,b,c] [--prefix NAME]',
+    load: async () => (await import('./lab.ts')).labCommand,
+  },
   export: {
     summary: "render a node's view back to keepalived.conf",
     usage: 'keepgit export DIR --node NAME [--format keepalived] [-o FILE] [--with-secrets]',
