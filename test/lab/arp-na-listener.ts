@@ -2,7 +2,8 @@ import raw from 'raw-socket';
 
 // Runs in the client's namespace during the IPv6 lab test: prints the source address of
 // every Neighbour Advertisement that arrives, one "NA <source> <hex>" line each, so the
-// test can check that the NA came from the VIP itself. Prints READY once listening.
+// test can check that the NA came from the VIP itself. Prints READY once listening; the
+// test ends it (the time limit is only a backstop, long enough for a loaded machine).
 const socket = raw.createSocket({ addressFamily: raw.AddressFamily.IPv6, protocol: 58 });
 socket.on('message', (b, address) => {
   if (b[0] === 136) console.log(`NA ${address} ${b.toString('hex')}`);
