@@ -33,6 +33,12 @@ const SUBCOMMANDS: Record<string, Sub> = {
     usage: 'keepgit lab up|down|status [--hosts a,b,c] [--prefix NAME]',
     load: async () => (await import('./lab.ts')).labCommand,
   },
+  agent: {
+    summary: "run this node's VRRP instances from a repository directory (root; SIGTERM stops gracefully)",
+    usage:
+      'keepgit agent --repo-dir DIR --node NAME [--listen HOST:PORT (default: no HTTP)] [--log json|text]',
+    load: async () => (await import('./agent.ts')).agentCommand,
+  },
   export: {
     summary: "render a node's view back to keepalived.conf",
     usage: 'keepgit export DIR --node NAME [--format keepalived] [-o FILE] [--with-secrets]',

@@ -1,0 +1,200 @@
+import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-driver.ts';
+import type { OpenTransport } from '../drivers/vrrp-socket/transport.ts';
+import type { NodeView, ViewInstance } from '../model/node-view.ts';
+import type { Repository } from '../model/repository.ts';
+import { type InstanceStatus, VrrpInstance } from '../vrrp/instance.ts';
+import type { Announcer } from '../vrrp/instance-announcer.ts';
+import type { Log } from '../vrrp/instance-log.ts';
+import type { Clock, Timers } from '../vrrp/instance-timers.ts';
+import { primaryAddress } from './primary-address.ts';
+import { instancePassword, type SecretSources } from './secrets.ts';
+
+// The agent: one node's view, run. It starts a VRRP instance per instance of the view and
+// connects them to the node (addresses, links) and to whatever brings new revisions.
+// Every dependency that touches the kernel or the clock comes in, so the same code runs
+// in unit tests against fakes and in the lab against namespaces.
+//
+// Revisions: the Git loop (issue 5) will call `applyRevision` with each new repository
+// that passed the gate. Until the planner can tell a hitless change from a disruptive
+// one, the agent keeps running what it started with and says so.
+
+export interface AgentDeps {
+  openTransport: OpenTransport;
+  addresses: AddressDriver;
+  announcer?: Announcer;
+  clock: Clock;
+  timers: Timers;
+  log: Log;
+  secrets: SecretSources;
+  wallClock?: () => number;
+}
+
+export interface AgentStart {
+  node: string;
+  repository: Repository;
+  view: NodeView;
+  /** A name for the revision running (a commit, or the directory it was read from). */
+  revision: string;
+}
+
+export interface AgentStatus {
+  node: string;
+  revision: string;
+  startedAt: string;
+  instances: InstanceStatus[];
+}
+
+/** Anything that produces new desired states: a directory watcher, the Git loop, a webhook. */
+export interface RevisionSource {
+  subscribe(onRevision: (repository: Repository, revision: string) => void): () => void;
+}
+
+export interface Agent {
+  readonly instances: readonly VrrpInstance[];
+  status(): AgentStatus;
+  applyRevision(repository: Repository, revision: string): void;
+  /** Make-before-break stop of every instance; resolves when every VIP is released. */
+  stop(): Promise<void>;
+  /** Silent exit without touching VIPs (a second signal, or a test simulating a crash). */
+  abandon(): Promise<void>;
+}
+
+export type AgentResult = { ok: true; agent: Agent } | { ok: false; message: string };
+
+export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<AgentResult> {
+  const { view, node } = start;
+  const wall = deps.wallClock ?? Date.now;
+  const startedAt = new Date(wall()).toISOString();
+
+  let live: Awaited<ReturnType<AddressDriver['list']>>;
+  let links: Awaited<ReturnType<AddressDriver['links']>>;
+  try {
+    [live, links] = await Promise.all([deps.addresses.list(), deps.addresses.links()]);
+  } catch (e) {
+    return { ok: false, message: `cannot read the node's addresses and links: ${errorText(e)}` };
+  }
+
+  // Every instance is checked before any starts: a half-started node would hold some VIPs
+  // and not others for a reason only the log explains.
+  const prepared: VrrpInstance[] = [];
+  for (const v of view.instances) {
+    const address = primaryAddress(v, live);
+    if (!address.ok) return { ok: false, message: address.message };
+    const password = instancePassword(v, start.repository.cluster.doc, deps.secrets);
+    if (!password.ok) return { ok: false, message: password.message };
+    prepared.push(
+      new VrrpInstance({
+        view: v,
+        address: address.address,
+        openTransport: deps.openTransport,
+        addresses: deps.addresses,
+        ...(deps.announcer ? { announcer: deps.announcer } : {}),
+        clock: deps.clock,
+        timers: deps.timers,
+        log: deps.log,
+        ...(password.password !== undefined ? { password: password.password } : {}),
+        wallClock: wall,
+      }),
+    );
+  }
+
+  // keepalived tracks the instance's own interface unless dont_track_primary: a link that
+  // is down or has lost its carrier is a fault, not a reason to become master.
+  const tracked = new Map<string, VrrpInstance[]>();
+  view.instances.forEach((v: ViewInstance, i) => {
+    const inst = prepared[i];
+    if (!inst || v.flags.dontTrackPrimary) return;
+    tracked.set(v.interface, [...(tracked.get(v.interface) ?? []), inst]);
+  });
+  const linkFault = (ifname: string) => `interface ${ifname} down`;
+  for (const [ifname, insts] of tracked) {
+    const link = links.find((l) => l.name === ifname);
+    if (link !== undefined && !link.up) for (const inst of insts) inst.fault(linkFault(ifname));
+  }
+  const onEvent = (ev: AddressEvent) => {
+    if (ev.kind === 'link-up' || ev.kind === 'link-down') {
+      for (const inst of tracked.get(ev.link.name) ?? []) {
+        if (ev.kind === 'link-down') inst.fault(linkFault(ev.link.name));
+        else inst.clearFault(linkFault(ev.link.name));
+      }
+    } else if (ev.kind === 'overflow') {
+      // Some link change may have been lost: ask the kernel again.
+      deps.addresses.links().then(
+        (now) => {
+          for (const l of now)
+            for (const inst of tracked.get(l.name) ?? []) {
+              if (l.up) inst.clearFault(linkFault(l.name));
+              else inst.fault(linkFault(l.name));
+            }
+        },
+        (e: unknown) => deps.log({ level: 'error', event: 'links-error', message: errorText(e) }),
+      );
+    }
+  };
+  const unsubscribe = deps.addresses.subscribe(onEvent);
+
+  const started: VrrpInstance[] = [];
+  for (const inst of prepared) {
+    try {
+      await inst.start();
+      started.push(inst);
+    } catch (e) {
+      unsubscribe();
+      // Nothing has had time to become master: these stop at once, without a VIP to release.
+      await Promise.all(started.map((s) => s.stop()));
+      return { ok: false, message: `instance ${inst.name}: ${errorText(e)}` };
+    }
+  }
+
+  deps.log({
+    level: 'info',
+    event: 'agent-started',
+    node,
+    revision: start.revision,
+    instances: view.instances.map((i) => i.name),
+  });
+
+  let stopping: Promise<void> | undefined;
+  const agent: Agent = {
+    instances: started,
+    status: () => ({
+      node,
+      revision: start.revision,
+      startedAt,
+      instances: started.map((i) => i.status()),
+    }),
+    applyRevision: (_repository, revision) => {
+      deps.log({
+        level: 'warn',
+        event: 'revision-ignored',
+        revision,
+        running: start.revision,
+        message:
+          'hot reload is not supported yet: the agent keeps running its first revision; restart it to apply',
+      });
+    },
+    stop: () => {
+      stopping ??= (async () => {
+        deps.log({ level: 'info', event: 'agent-stopping', node });
+        unsubscribe();
+        await Promise.all(started.map((i) => i.stop()));
+        deps.log({ level: 'info', event: 'agent-stopped', node });
+      })();
+      return stopping;
+    },
+    abandon: async () => {
+      unsubscribe();
+      await Promise.all(started.map((i) => i.abandon()));
+    },
+  };
+  return { ok: true, agent };
+}
+
+/** Connects a revision source to an agent; returns the function that disconnects it. */
+export function followRevisions(agent: Agent, source: RevisionSource): () => void {
+  return source.subscribe((repository, revision) => agent.applyRevision(repository, revision));
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { agentAnnouncer } from '../agent/arp-announcer.ts';
+import { loadDesiredDir } from '../agent/load-desired.ts';
+import { createLogger, type LogFormat } from '../agent/log.ts';
+import { runAgent } from '../agent/run-agent.ts';
+import { type Listening, listen, parseListen } from '../api/listen.ts';
+import { statusApp } from '../api/status-app.ts';
+import { createNetlinkAddressDriver } from '../drivers/addresses/netlink-address-driver.ts';
+import { openVrrpTransport } from '../drivers/vrrp-socket/vrrp-transport.ts';
+import { formatDiagnostic } from '../model/diagnostic.ts';
+import { systemClock, systemTimers } from '../vrrp/instance-timers.ts';
+import type { Command } from './io.ts';
+
+// keepgit agent: run this node's share of a repository until told to stop.
+//
+// Exit codes: 0 stopped by SIGTERM/SIGINT after releasing every VIP; 1 refused to start
+// (invalid repository, policy error, missing secret, interface or privilege) or a second
+// signal cut the graceful stop short; 2 usage.
+//
+// --listen is off by default: an agent opens no port unless told where. The documented
+// choice is --listen 127.0.0.1:9742; port 0 lets the kernel pick one (logged as
+// "listening"), which is what tests use.
+
+const USAGE =
+  'usage: keepgit agent --repo-dir DIR --node NAME [--listen HOST:PORT] [--log json|text]\n' +
+  '  --listen   serve GET /status and /healthz on this address only (default: no HTTP; e.g. 127.0.0.1:9742)\n' +
+  '  --log      json (default): one JSON object per line; text: one human line per event';
+
+export const agentCommand: Command = async (args, io) => {
+  let values: { 'repo-dir'?: string; node?: string; listen?: string; log?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      allowPositionals: false,
+      options: {
+        'repo-dir': { type: 'string' },
+        node: { type: 'string' },
+        listen: { type: 'string' },
+        log: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    io.err(`keepgit agent: ${e instanceof Error ? e.message : String(e)}`);
+    io.err(USAGE);
+    return 2;
+  }
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const dir = values['repo-dir'];
+  const node = values.node;
+  if (dir === undefined || node === undefined) {
+    io.err('keepgit agent: --repo-dir and --node are required');
+    io.err(USAGE);
+    return 2;
+  }
+  const format = values.log ?? 'json';
+  if (format !== 'json' && format !== 'text') {
+    io.err(`keepgit agent: --log ${format}: expected json or text`);
+    return 2;
+  }
+  const at = values.listen === undefined ? undefined : parseListen(values.listen);
+  if (values.listen !== undefined && at === undefined) {
+    io.err(`keepgit agent: --listen ${values.listen}: expected HOST:PORT, e.g. 127.0.0.1:9742 or [::1]:9742`);
+    return 2;
+  }
+
+  const log = createLogger({ format: format as LogFormat, write: io.out });
+
+  const desired = await loadDesiredDir(dir, node);
+  if (!desired.ok) {
+    for (const d of desired.diagnostics) io.err(formatDiagnostic(d));
+    io.err(`keepgit agent: refusing to start: ${dir} is not a valid repository for node ${node}`);
+    return 1;
+  }
+  for (const d of desired.warnings)
+    log({ level: 'warn', event: 'repository-warning', file: d.file, message: formatDiagnostic(d) });
+
+  const addresses = createNetlinkAddressDriver({ keepAliveWhileSubscribed: true });
+  const announcing = agentAnnouncer();
+  if (!announcing.ok)
+    log({
+      level: 'warn',
+      event: 'announcer-unavailable',
+      message: `${announcing.message}: VIPs will not be announced`,
+    });
+  const timers = systemTimers();
+  // Signals that arrive while instances are still starting must not be lost.
+  let signalled: NodeJS.Signals | undefined;
+  let onSignal: (sig: NodeJS.Signals) => void = (sig) => {
+    signalled = sig;
+  };
+  const handler = (sig: NodeJS.Signals) => onSignal(sig);
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  const done = () => {
+    process.off('SIGTERM', handler);
+    process.off('SIGINT', handler);
+    addresses.close();
+  };
+
+  const started = await runAgent(
+    { node, repository: desired.repository, view: desired.view, revision: `dir:${resolve(dir)}` },
+    {
+      openTransport: openVrrpTransport,
+      addresses,
+      ...(announcing.ok ? { announcer: announcing.announcer } : {}),
+      clock: systemClock,
+      timers,
+      log,
+      secrets: { env: process.env, readFile: (p) => readFileSync(p, 'utf8') },
+    },
+  );
+  if (!started.ok) {
+    log({ level: 'error', event: 'agent-refused', node, message: started.message });
+    done();
+    return 1;
+  }
+  const agent = started.agent;
+
+  let server: Listening | undefined;
+  if (at !== undefined) {
+    try {
+      server = await listen(statusApp(agent), at);
+      log({ level: 'info', event: 'listening', host: server.host, port: server.port });
+    } catch (e) {
+      log({
+        level: 'error',
+        event: 'agent-refused',
+        message: `cannot listen on ${values.listen}: ${e instanceof Error ? e.message : String(e)}`,
+      });
+      await agent.stop();
+      done();
+      return 1;
+    }
+  }
+
+  const code = await new Promise<number>((resolveExit) => {
+    let stopping = false;
+    onSignal = (sig) => {
+      if (stopping) {
+        // An operator who asks twice wants out now: leave as a crash would, the peer times us out.
+        log({
+          level: 'warn',
+          event: 'signal',
+          reason: sig,
+          message: 'second signal: exiting without waiting',
+        });
+        agent.abandon().then(() => resolveExit(1));
+        return;
+      }
+      stopping = true;
+      log({
+        level: 'info',
+        event: 'signal',
+        reason: sig,
+        message: 'stopping: priority 0, then VIPs released',
+      });
+      agent.stop().then(() => resolveExit(0));
+    };
+    if (signalled !== undefined) onSignal(signalled);
+  });
+  await server?.close();
+  done();
+  return code;
+};

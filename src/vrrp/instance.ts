@@ -1,0 +1,530 @@
+import type { AddressDriver, AddressScope, Vip } from '../drivers/addresses/address-driver.ts';
+import type {
+  OpenTransport,
+  ReceivedAdvert,
+  Transport,
+  TransportCounters,
+} from '../drivers/vrrp-socket/transport.ts';
+import { canonicalIp } from '../model/ip.ts';
+import type { ViewInstance, ViewVip } from '../model/node-view.ts';
+import { type AdvertFields, advertIntervalMs, noAuth, passwordAuth, type V2Auth } from './advert.ts';
+import { type Announcer, noAnnouncer } from './instance-announcer.ts';
+import type { Log, LogEntry } from './instance-log.ts';
+import type { Clock, TimerHandle, Timers } from './instance-timers.ts';
+import { machineConfig } from './machine-config.ts';
+import {
+  initialMachineState,
+  type MachineState,
+  step,
+  type VrrpAction,
+  type VrrpEvent,
+  type VrrpStateName,
+} from './state-machine.ts';
+
+// One running VRRP instance: the thing with a lifetime around the pure state machine.
+// It owns the machine's state, one transport, one timer, and the order in which the
+// machine's actions reach the node. Everything that decides lives in `step`; this file
+// only feeds it events and carries out what it asks, so a bug here is a plumbing bug.
+//
+// Adverts go out at once, VIP changes through one queue: an advert must not wait behind a
+// slow netlink call (peers would time us out), but an add and a later remove of the same
+// VIP must reach the kernel in that order. goMaster asks for the advert before the VIPs,
+// and that order survives because sends are issued synchronously.
+//
+// Nothing that arrives from the network or comes back from a driver may take the process
+// down: a bad packet, a refused address or a failed send is logged and counted, and the
+// instance carries on, as keepalived does.
+
+export interface VrrpInstanceOptions {
+  view: ViewInstance;
+  /** Our primary address on the instance's link: the advert source and the election tie break. */
+  address: string;
+  openTransport: OpenTransport;
+  addresses: AddressDriver;
+  announcer?: Announcer;
+  clock: Clock;
+  timers: Timers;
+  log: Log;
+  /** The v2 PASS password, already read from the secretRef. Kept out of every log line. */
+  password?: string;
+  /** Wall time in ms since the epoch, for `since` in status (default Date.now). */
+  wallClock?: () => number;
+}
+
+/** Drops the instance makes on top of the transport's own (TTL, checksum, VRID ...). */
+export type InstanceDropReason = 'version-mismatch' | 'auth-mismatch' | 'interval-mismatch';
+
+export interface InstanceCounters {
+  dropped: Partial<Record<InstanceDropReason, number>>;
+  /** Adverts whose address list differs from ours: keepalived logs these and carries on. */
+  addressMismatch: number;
+  sendErrors: number;
+  vipErrors: number;
+  announceErrors: number;
+  /** Events the machine refused by throwing: a bug, but not one that should stop the node. */
+  internalErrors: number;
+  transport?: TransportCounters;
+}
+
+export interface InstanceStatus {
+  name: string;
+  vrid: number;
+  interface: string;
+  state: VrrpStateName;
+  /** The configured priority. */
+  priority: number;
+  /** After trackers. */
+  effectivePriority: number;
+  /** "self" while we hold the role, the address heard otherwise, null when none is known. */
+  master: string | null;
+  /** When the current state began (ISO 8601). */
+  since: string;
+  faults: readonly string[];
+  counters: InstanceCounters;
+}
+
+const SCOPES: readonly AddressScope[] = ['global', 'site', 'link', 'host', 'nowhere'];
+const isScope = (s: string): s is AddressScope => (SCOPES as readonly string[]).includes(s);
+
+export class VrrpInstance {
+  readonly name: string;
+  private state: MachineState;
+  private secondBurst: TimerHandle | undefined;
+  private transport: Transport | undefined;
+  private unlisten: (() => void) | undefined;
+  private timer: TimerHandle | undefined;
+  /** The VIP changes, one after another. */
+  private vipQueue: Promise<void> = Promise.resolve();
+  private sinceWall: number;
+  private closed = false;
+  private stopping: Promise<void> | undefined;
+  private onStopped: (() => void) | undefined;
+  private sendFailing = false;
+  private readonly loggedOnce = new Set<string>();
+  private readonly auth: V2Auth;
+  private readonly advertAddresses: string[];
+  private readonly vips: Vip[];
+  private readonly counts: Omit<InstanceCounters, 'transport'> = {
+    dropped: {},
+    addressMismatch: 0,
+    sendErrors: 0,
+    vipErrors: 0,
+    announceErrors: 0,
+    internalErrors: 0,
+  };
+  private readonly wall: () => number;
+  private readonly announcer: Announcer;
+
+  constructor(private readonly o: VrrpInstanceOptions) {
+    this.name = o.view.name;
+    this.wall = o.wallClock ?? Date.now;
+    this.announcer = o.announcer ?? noAnnouncer;
+    this.state = initialMachineState(machineConfig(o.view, o.address), o.clock.now());
+    this.sinceWall = this.wall();
+    this.auth = o.view.version === 2 && o.password !== undefined ? passwordAuth(o.password) : noAuth();
+    // Excluded VIPs are held like the others but kept out of adverts (keepalived's
+    // virtual_ipaddress_excluded), so peers with other lists still agree.
+    this.advertAddresses = o.view.vips
+      .filter((v) => v.family === o.view.family)
+      .map((v) => canonicalIp(v.address.split('/')[0] ?? v.address));
+    this.vips = [...o.view.vips, ...o.view.excludedVips].map((v) => toVip(v, o.view.interface));
+  }
+
+  /** Opens the transport and leaves Initialize. Throws what opening the transport throws. */
+  async start(): Promise<void> {
+    const v = this.o.view;
+    this.transport = await this.o.openTransport({
+      family: v.family,
+      ifname: v.interface,
+      vrid: v.vrid,
+      sourceAddress: this.o.address,
+      ...(v.unicast && v.unicast.peers.length > 0 ? { unicastPeers: [...v.unicast.peers] } : {}),
+    });
+    this.unlisten = this.transport.onAdvert((r) => this.hear(r));
+    this.log({
+      level: 'info',
+      event: 'started',
+      vrid: v.vrid,
+      interface: v.interface,
+      address: this.o.address,
+      version: v.version,
+      priority: v.priority,
+      advertIntervalMs: v.advertIntervalMs,
+    });
+    this.dispatch({ type: 'start' });
+    // A VIP left on the node by an agent that was killed must not answer beside the real
+    // master: a node that does not start as master does not hold the addresses.
+    if (!this.state.vipsHeld) this.enqueue(() => this.removeVips('start'));
+  }
+
+  /** Tracker total (configured priority ± weights); the machine clamps it. */
+  setPriority(priority: number): void {
+    this.dispatch({ type: 'priority', priority });
+  }
+
+  fault(reason: string): void {
+    this.dispatch({ type: 'fault', reason });
+  }
+
+  clearFault(reason: string): void {
+    this.dispatch({ type: 'faultCleared', reason });
+  }
+
+  /**
+   * Make-before-break: a master sends priority 0 and keeps its VIPs until it hears the
+   * successor (or the machine's bound passes); others stop at once. Resolves when the VIPs
+   * are gone and the transport is closed.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const done = new Promise<void>((resolve) => {
+        this.onStopped = resolve;
+      });
+      this.dispatch({ type: 'stop' });
+      await done;
+      await this.vipQueue;
+      await this.close();
+      this.log({ level: 'info', event: 'stopped' });
+    })();
+    return this.stopping;
+  }
+
+  /**
+   * Goes silent without a word to the peers and without touching the VIPs: what a crash
+   * leaves behind. For tests and for a second signal that wants out now.
+   */
+  async abandon(): Promise<void> {
+    await this.close();
+  }
+
+  status(): InstanceStatus {
+    const s = this.state;
+    const v = this.o.view;
+    const self = s.current === 'Master' || s.current === 'Stopping';
+    return {
+      name: v.name,
+      vrid: v.vrid,
+      interface: v.interface,
+      state: s.current,
+      priority: v.priority,
+      effectivePriority: s.priority,
+      master: self ? 'self' : (s.master?.address ?? null),
+      since: new Date(this.sinceWall).toISOString(),
+      faults: [...s.faults],
+      counters: this.counters(),
+    };
+  }
+
+  counters(): InstanceCounters {
+    const c: InstanceCounters = { ...this.counts, dropped: { ...this.counts.dropped } };
+    const t = this.transport?.counters();
+    if (t) c.transport = t;
+    return c;
+  }
+
+  // --- events in ------------------------------------------------------------------------
+
+  private dispatch(event: VrrpEvent): void {
+    if (this.closed) return;
+    const before = this.state;
+    let result: ReturnType<typeof step>;
+    try {
+      result = step(before, event, this.o.clock.now());
+    } catch (e) {
+      this.counts.internalErrors++;
+      this.log({ level: 'error', event: 'internal-error', reason: event.type, message: errorText(e) });
+      return;
+    }
+    this.state = result.state;
+    if (result.state.current !== before.current) this.sinceWall = this.wall();
+    for (const action of result.actions) this.act(action);
+    this.arm(result.nextDeadline);
+  }
+
+  private arm(deadline: number | undefined): void {
+    if (this.timer !== undefined) this.o.timers.clear(this.timer);
+    this.timer = undefined;
+    // A pending second GARP burst must not hold a stopped agent's process open.
+    if (this.secondBurst !== undefined) this.o.timers.clear(this.secondBurst);
+    this.secondBurst = undefined;
+    if (deadline === undefined || this.closed) return;
+    this.timer = this.o.timers.set(
+      () => {
+        this.timer = undefined;
+        this.dispatch({ type: 'timer' });
+      },
+      Math.max(0, deadline - this.o.clock.now()),
+    );
+  }
+
+  /** The checks the transport leaves to the instance, then the machine. */
+  private hear(r: ReceivedAdvert): void {
+    try {
+      const a = r.advert;
+      const v = this.o.view;
+      const intervalMs = advertIntervalMs(a);
+      const refused =
+        a.version !== v.version
+          ? 'version-mismatch'
+          : a.version === 2 && !sameAuth(a.auth, this.auth)
+            ? 'auth-mismatch'
+            : // RFC 3768 7.1; the machine drops these too, but only here are they counted.
+              a.version === 2 && intervalMs !== v.advertIntervalMs
+              ? 'interval-mismatch'
+              : undefined;
+      if (refused !== undefined) {
+        this.drop(refused, r, { version: a.version, intervalMs });
+        return;
+      }
+      if (a.priority !== 0 && !v.flags.skipCheckAdvAddr && !sameSet(a.addresses, this.advertAddresses)) {
+        this.counts.addressMismatch++;
+        this.once(`address-mismatch ${r.source}`, {
+          level: 'warn',
+          event: 'address-mismatch',
+          source: r.source,
+          got: a.addresses,
+          expected: this.advertAddresses,
+          message: 'the advert lists other addresses than ours; further ones from this peer are counted only',
+        });
+      }
+      this.dispatch({
+        type: 'advert',
+        srcAddr: r.source,
+        priority: a.priority,
+        intervalMs,
+        addresses: a.addresses,
+      });
+    } catch (e) {
+      this.counts.internalErrors++;
+      this.log({ level: 'error', event: 'internal-error', reason: 'advert', message: errorText(e) });
+    }
+  }
+
+  private drop(reason: InstanceDropReason, r: ReceivedAdvert, extra: Record<string, number>): void {
+    this.counts.dropped[reason] = (this.counts.dropped[reason] ?? 0) + 1;
+    this.once(`${reason} ${r.source}`, {
+      level: 'warn',
+      event: 'advert-dropped',
+      reason,
+      source: r.source,
+      ...extra,
+      message: 'further drops for this reason from this peer are counted only',
+    });
+  }
+
+  // --- actions out ----------------------------------------------------------------------
+
+  private act(action: VrrpAction): void {
+    switch (action.type) {
+      case 'sendAdvert':
+        this.send(action.priority);
+        return;
+      case 'becomeMaster':
+        this.enqueue(async () => {
+          await this.addVips();
+          await this.announce();
+        });
+        this.announceAgainLater();
+        return;
+      case 'releaseVips':
+        this.enqueue(() => this.removeVips('release'));
+        return;
+      case 'reannounce':
+        this.enqueue(() => this.announce());
+        return;
+      case 'notify':
+        this.log({
+          level: 'info',
+          event: 'transition',
+          from: action.from,
+          to: action.to,
+          reason: action.reason,
+          priority: this.state.priority,
+          master: this.status().master,
+        });
+        return;
+      case 'stopped':
+        this.enqueue(async () => this.onStopped?.());
+        return;
+    }
+  }
+
+  private send(priority: number): void {
+    const t = this.transport;
+    if (!t) return;
+    let fields: AdvertFields;
+    try {
+      fields = this.advert(priority);
+    } catch (e) {
+      this.counts.internalErrors++;
+      this.log({ level: 'error', event: 'internal-error', reason: 'encode', message: errorText(e) });
+      return;
+    }
+    t.send(fields).then(
+      () => {
+        if (this.sendFailing) this.log({ level: 'info', event: 'send-recovered' });
+        this.sendFailing = false;
+      },
+      (e: unknown) => {
+        this.counts.sendErrors++;
+        // One line per streak of failures, not one per advert: a dead link would flood the log.
+        if (!this.sendFailing)
+          this.log({ level: 'error', event: 'send-error', priority, message: errorText(e) });
+        this.sendFailing = true;
+      },
+    );
+  }
+
+  private advert(priority: number): AdvertFields {
+    const v = this.o.view;
+    const base = { type: 1 as const, vrid: v.vrid, priority, addresses: [...this.advertAddresses] };
+    if (v.version === 2) {
+      return {
+        ...base,
+        version: 2,
+        family: 4,
+        advertIntervalS: Math.round(v.advertIntervalMs / 1000),
+        auth: this.auth,
+      };
+    }
+    return { ...base, version: 3, family: v.family, advertIntervalCs: Math.round(v.advertIntervalMs / 10) };
+  }
+
+  private enqueue(work: () => Promise<void>): void {
+    this.vipQueue = this.vipQueue.then(work).catch((e: unknown) => {
+      this.counts.internalErrors++;
+      this.log({ level: 'error', event: 'internal-error', reason: 'vip-queue', message: errorText(e) });
+    });
+  }
+
+  private async addVips(): Promise<void> {
+    for (const vip of this.vips) {
+      const r = await this.o.addresses.add(vip).catch((e: unknown) => failed(e));
+      if (r.ok) {
+        this.log({
+          level: 'info',
+          event: r.already ? 'vip-present' : 'vip-added',
+          address: vip.address,
+          dev: vip.dev,
+        });
+      } else {
+        this.counts.vipErrors++;
+        this.log({
+          level: 'error',
+          event: 'vip-error',
+          reason: r.error.code,
+          address: vip.address,
+          dev: vip.dev,
+          message: r.error.message,
+        });
+      }
+    }
+  }
+
+  private async removeVips(why: 'release' | 'start'): Promise<void> {
+    for (const vip of this.vips) {
+      const r = await this.o.addresses.remove(vip).catch((e: unknown) => failed(e));
+      if (r.ok) {
+        // At start, an absent VIP is the normal case and not worth a line.
+        if (!(r.already && why === 'start'))
+          this.log({
+            level: 'info',
+            event: r.already ? 'vip-absent' : 'vip-removed',
+            reason: why === 'start' ? 'left-over' : undefined,
+            address: vip.address,
+            dev: vip.dev,
+          });
+      } else {
+        this.counts.vipErrors++;
+        this.log({
+          level: 'error',
+          event: 'vip-error',
+          reason: r.error.code,
+          address: vip.address,
+          dev: vip.dev,
+          message: r.error.message,
+        });
+      }
+    }
+  }
+
+  /**
+   * keepalived's second burst, garp_master_delay after becoming master, for the switches
+   * and routers that missed the first (or were still relearning).
+   */
+  private announceAgainLater(): void {
+    const delay = this.o.view.garp.masterDelayMs;
+    if (delay <= 0) return;
+    if (this.secondBurst !== undefined) this.o.timers.clear(this.secondBurst);
+    this.secondBurst = this.o.timers.set(() => {
+      this.secondBurst = undefined;
+      if (!this.closed && this.state.current === 'Master') this.enqueue(() => this.announce());
+    }, delay);
+  }
+
+  private async announce(): Promise<void> {
+    const g = this.o.view.garp;
+    try {
+      await this.announcer.announce(this.vips, this.o.view.interface, {
+        repeat: g.masterRepeat,
+        garpIntervalMs: g.intervalMs,
+        gnaIntervalMs: g.naIntervalMs,
+      });
+    } catch (e) {
+      this.counts.announceErrors++;
+      this.log({ level: 'error', event: 'announce-error', message: errorText(e) });
+    }
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) this.o.timers.clear(this.timer);
+    this.timer = undefined;
+    // A pending second GARP burst must not hold a stopped agent's process open.
+    if (this.secondBurst !== undefined) this.o.timers.clear(this.secondBurst);
+    this.secondBurst = undefined;
+    this.unlisten?.();
+    await this.transport?.close().catch((e: unknown) => {
+      this.log({ level: 'warn', event: 'close-error', message: errorText(e) });
+    });
+  }
+
+  private log(entry: LogEntry): void {
+    this.o.log({ ...entry, instance: this.name });
+  }
+
+  private once(key: string, entry: LogEntry): void {
+    if (this.loggedOnce.has(key)) return;
+    this.loggedOnce.add(key);
+    this.log(entry);
+  }
+}
+
+function toVip(v: ViewVip, iface: string): Vip {
+  const out: Vip = { address: v.address, dev: v.dev ?? iface };
+  if (v.label !== undefined) out.label = v.label;
+  if (v.scope !== undefined && isScope(v.scope)) out.scope = v.scope;
+  if (v.brd !== undefined) out.brd = v.brd;
+  return out;
+}
+
+function sameAuth(a: V2Auth, b: V2Auth): boolean {
+  // keepalived compares the password only for PASS; type 0 carries zeros nobody checks.
+  return a.type === b.type && (a.type !== 1 || a.data.equals(b.data));
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const mine = new Set(b);
+  return a.every((x) => mine.has(x));
+}
+
+/** A driver that threw instead of returning an error value is still only a failed change. */
+function failed(e: unknown): { ok: false; error: { code: string; message: string } } {
+  return { ok: false, error: { code: 'exception', message: errorText(e) } };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,257 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLab, type Lab } from '../../src/lab/topology.ts';
+import { labUnavailable, RUN_PREFIX } from './netns.ts';
+
+// Two real `keepgit agent` processes in a lab (lb1, lb2 and a client on one bridge), one
+// VRRPv3 IPv4 instance and one VRRPv3 IPv6 instance at 100 ms adverts: election, VIPs on
+// the master only, a crash (cut off and SIGKILLed: the peer takes over by timeout), a
+// restart that preempts back, and a SIGTERM (priority 0: the peer takes over within its
+// skew and the old master's VIPs go). Root only; everything is torn down in `finally`.
+
+const why = labUnavailable(['ping', 'nft']);
+const skip = why !== undefined && process.env.CI !== 'true' ? why : false;
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const VIP4 = '192.0.2.100';
+const VIP6 = '2001:db8::100';
+
+const CLUSTER = `apiVersion: keepgit/v1
+kind: Cluster
+metadata: { name: agent-lab }
+defaults:
+  vrrp: { version: 3, advertInterval: 100ms, preempt: true }
+instances:
+  - name: web4
+    vrid: 51
+    interface: eth0
+    priority: { lb1: 110, lb2: 100 }
+    vips: [${VIP4}/24]
+  - name: web6
+    vrid: 52
+    interface: eth0
+    priority: { lb1: 110, lb2: 100 }
+    vips: [${VIP6}/64]
+`;
+const NODE = (name: string, n: number) => `apiVersion: keepgit/v1
+kind: Node
+metadata: { name: ${name} }
+interfaces:
+  eth0:
+    addresses: [192.0.2.${10 + n}/24, 2001:db8::${10 + n}/64]
+`;
+
+interface LogLine {
+  ts: string;
+  level: string;
+  event: string;
+  instance?: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  port?: number;
+  [k: string]: unknown;
+}
+
+interface Running {
+  child: ChildProcess;
+  lines: LogLine[];
+  stderr: string[];
+  exited: Promise<number | null>;
+}
+
+function startAgent(lab: Lab, host: string, repo: string): Running {
+  const child = lab.spawn(
+    host,
+    process.execPath,
+    ['bin/keepgit.js', 'agent', '--repo-dir', repo, '--node', host, '--listen', '127.0.0.1:0'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const lines: LogLine[] = [];
+  const stderr: string[] = [];
+  let buffer = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    buffer += b.toString('utf8');
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    for (const p of parts) if (p.trim() !== '') lines.push(JSON.parse(p) as LogLine);
+  });
+  child.stderr?.on('data', (b: Buffer) => stderr.push(b.toString('utf8')));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  return { child, lines, stderr, exited };
+}
+
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function hasVip(lab: Lab, host: string, vip: string): Promise<boolean> {
+  const r = await lab.exec(host, 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'], { timeoutMs: 5000 });
+  return r.stdout.split('\n').some((l) => l.split(/\s+/).some((w) => w.startsWith(`${vip}/`)));
+}
+
+/** A losing side of Promise.race that does not keep the test process alive after the race. */
+const deadline = (ms: number) => sleep(ms, 'timeout', { ref: false });
+
+const describeRun = (r: Running): string =>
+  `\nlog:\n${r.lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${r.stderr.join('')}`;
+
+describe('keepgit agent in the lab', { skip }, () => {
+  it('elects, fails over on crash and on SIGTERM, and preempts back after a restart', async (t) => {
+    if (why) assert.fail(`lab test cannot run: ${why}`);
+    const repo = mkdtempSync(join(tmpdir(), 'keepgit-agent-lab-'));
+    mkdirSync(join(repo, 'nodes'));
+    writeFileSync(join(repo, 'keepgit.yaml'), CLUSTER);
+    writeFileSync(join(repo, 'nodes/lb1.yaml'), NODE('lb1', 1));
+    writeFileSync(join(repo, 'nodes/lb2.yaml'), NODE('lb2', 2));
+    const lab = createLab({ prefix: `${RUN_PREFIX}-ag`, hosts: ['lb1', 'lb2', 'client'] });
+    const agents: Running[] = [];
+    const run = (host: string) => {
+      const r = startAgent(lab, host, repo);
+      agents.push(r);
+      return r;
+    };
+    try {
+      let lb1 = run('lb1');
+      const lb2 = run('lb2');
+
+      // Election: lb1 (110) holds both VIPs, lb2 none.
+      await waitFor(
+        'the VIPs on lb1',
+        async () => (await hasVip(lab, 'lb1', VIP4)) && (await hasVip(lab, 'lb1', VIP6)),
+        15000,
+      ).catch((e: Error) => assert.fail(e.message + describeRun(lb1) + describeRun(lb2)));
+      await waitFor(
+        'lb2 to be a backup of both',
+        () => lb2.lines.filter((l) => l.event === 'started').length === 2,
+        15000,
+      );
+      await sleep(500);
+      assert.equal(await hasVip(lab, 'lb2', VIP4), false, describeRun(lb2));
+      assert.equal(await hasVip(lab, 'lb2', VIP6), false, describeRun(lb2));
+      assert.ok(await lab.ping('client', VIP4, 4), 'the client reaches the IPv4 VIP');
+      assert.ok(await lab.ping('client', VIP6, 6), 'the client reaches the IPv6 VIP');
+
+      // GET /status, from inside lb1's namespace (the API listens on lb1's own loopback).
+      const port = lb1.lines.find((l) => l.event === 'listening')?.port;
+      assert.ok(port, describeRun(lb1));
+      const status = await lab.exec(
+        'lb1',
+        process.execPath,
+        ['-e', `fetch('http://127.0.0.1:${port}/status').then(r=>r.text()).then(t=>process.stdout.write(t))`],
+        { timeoutMs: 10000 },
+      );
+      const body = JSON.parse(status.stdout) as {
+        instances: { name: string; state: string; master: string }[];
+      };
+      assert.deepEqual(
+        body.instances.map((i) => [i.name, i.state, i.master]),
+        [
+          ['web4', 'Master', 'self'],
+          ['web6', 'Master', 'self'],
+        ],
+      );
+
+      // Crash: lb1 cut off and killed. Its VIPs stay behind (as with keepalived); lb2 takes
+      // over one master-down interval (3 × 100 ms + skew) after lb1's last advert.
+      const beforeCrash = lb2.lines.length;
+      lab.isolate('lb1');
+      lb1.child.kill('SIGKILL');
+      await lb1.exited;
+      const crashTakeover = await waitFor(
+        'the VIPs on lb2 after the crash',
+        async () => (await hasVip(lab, 'lb2', VIP4)) && (await hasVip(lab, 'lb2', VIP6)),
+        3000,
+      );
+      assert.ok(await lab.ping('client', VIP4, 4));
+      const downs = lb2.lines.slice(beforeCrash).filter((l) => l.event === 'transition' && l.to === 'Master');
+      assert.deepEqual(
+        downs.map((l) => l.reason),
+        ['master-down', 'master-down'],
+      );
+
+      // Restart: lb1 comes back, drops the VIPs the crash left behind while it listens, and
+      // preempts lb2 (higher priority, preempt on).
+      lab.reconnect('lb1');
+      lb1 = run('lb1');
+      await waitFor(
+        'lb1 to preempt',
+        () => lb1.lines.filter((l) => l.event === 'transition' && l.to === 'Master').length === 2,
+        15000,
+      ).catch((e: Error) => assert.fail(e.message + describeRun(lb1)));
+      await waitFor(
+        'lb2 to release',
+        async () => !(await hasVip(lab, 'lb2', VIP4)) && !(await hasVip(lab, 'lb2', VIP6)),
+        3000,
+      );
+      assert.ok(await hasVip(lab, 'lb1', VIP4));
+      assert.ok(await lab.ping('client', VIP4, 4));
+
+      // SIGTERM: priority 0; lb2 takes over within its skew; lb1 releases after hearing it and exits 0.
+      const before = lb2.lines.length;
+      lb1.child.kill('SIGTERM');
+      const sigtermTakeover = await waitFor(
+        'the VIPs on lb2 after SIGTERM',
+        async () => (await hasVip(lab, 'lb2', VIP4)) && (await hasVip(lab, 'lb2', VIP6)),
+        3000,
+      );
+      const code = await Promise.race([lb1.exited, deadline(3000)]);
+      assert.equal(code, 0, describeRun(lb1));
+      assert.equal(await hasVip(lab, 'lb1', VIP4), false);
+      assert.equal(await hasVip(lab, 'lb1', VIP6), false);
+      const resigned = lb2.lines.slice(before).filter((l) => l.event === 'transition' && l.to === 'Master');
+      assert.deepEqual(
+        resigned.map((l) => l.reason),
+        ['master-resigned', 'master-resigned'],
+        describeRun(lb2),
+      );
+      const released = lb1.lines.filter((l) => l.event === 'transition' && l.from === 'Stopping');
+      assert.deepEqual(
+        released.map((l) => l.reason),
+        ['successor-heard', 'successor-heard'],
+        describeRun(lb1),
+      );
+      assert.ok(await lab.ping('client', VIP4, 4));
+      assert.ok(await lab.ping('client', VIP6, 6));
+
+      // Signal received on lb1 → lb2 master, from the two agents' own (same-host) clocks.
+      const signalAt = Date.parse(String(lb1.lines.find((l) => l.event === 'signal')?.ts));
+      const gaps = resigned.map((l) => Date.parse(l.ts) - signalAt);
+      t.diagnostic(`crash: VIPs seen on lb2 ${crashTakeover} ms after SIGKILL (polling every 20 ms)`);
+      t.diagnostic(`SIGTERM: lb2 master ${gaps.join(' and ')} ms after lb1 got the signal`);
+      for (const r of agents) {
+        const bad = r.lines.filter(
+          (l) => l.level === 'error' || l.event === 'advert-dropped' || l.event === 'address-mismatch',
+        );
+        assert.deepEqual(bad, [], describeRun(r));
+      }
+      lb2.child.kill('SIGTERM');
+      assert.equal(await Promise.race([lb2.exited, deadline(5000)]), 0, describeRun(lb2));
+      assert.equal(
+        await hasVip(lab, 'lb2', VIP4),
+        false,
+        'with no successor, the release bound lets the VIP go',
+      );
+    } finally {
+      for (const a of agents)
+        if (a.child.exitCode === null && a.child.signalCode === null && a.child.pid !== undefined)
+          process.kill(a.child.pid, 'SIGKILL');
+      await lab.destroy();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
