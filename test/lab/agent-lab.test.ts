@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLab, type Lab } from '../../src/lab/topology.ts';
+import { createLab } from '../../src/lab/topology.ts';
+import {
+  agentStatus,
+  badLines,
+  deadline,
+  describeRun,
+  hasVip,
+  killAgents,
+  type Running,
+  startAgent,
+  waitFor,
+  writeRepo,
+} from './agent-harness.ts';
 import { labUnavailable, RUN_PREFIX } from './netns.ts';
 
 // Two real `keepgit agent` processes in a lab (lb1, lb2 and a client on one bridge), one
@@ -17,7 +26,6 @@ import { labUnavailable, RUN_PREFIX } from './netns.ts';
 const why = labUnavailable(['ping', 'nft']);
 const skip = why !== undefined && process.env.CI !== 'true' ? why : false;
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const VIP4 = '192.0.2.100';
 const VIP6 = '2001:db8::100';
 
@@ -46,78 +54,10 @@ interfaces:
     addresses: [192.0.2.${10 + n}/24, 2001:db8::${10 + n}/64]
 `;
 
-interface LogLine {
-  ts: string;
-  level: string;
-  event: string;
-  instance?: string;
-  from?: string;
-  to?: string;
-  reason?: string;
-  port?: number;
-  [k: string]: unknown;
-}
-
-interface Running {
-  child: ChildProcess;
-  lines: LogLine[];
-  stderr: string[];
-  exited: Promise<number | null>;
-}
-
-function startAgent(lab: Lab, host: string, repo: string): Running {
-  const child = lab.spawn(
-    host,
-    process.execPath,
-    ['bin/keepgit.js', 'agent', '--repo-dir', repo, '--node', host, '--listen', '127.0.0.1:0'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const lines: LogLine[] = [];
-  const stderr: string[] = [];
-  let buffer = '';
-  child.stdout?.on('data', (b: Buffer) => {
-    buffer += b.toString('utf8');
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    for (const p of parts) if (p.trim() !== '') lines.push(JSON.parse(p) as LogLine);
-  });
-  child.stderr?.on('data', (b: Buffer) => stderr.push(b.toString('utf8')));
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  return { child, lines, stderr, exited };
-}
-
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function hasVip(lab: Lab, host: string, vip: string): Promise<boolean> {
-  const r = await lab.exec(host, 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'], { timeoutMs: 5000 });
-  return r.stdout.split('\n').some((l) => l.split(/\s+/).some((w) => w.startsWith(`${vip}/`)));
-}
-
-/** A losing side of Promise.race that does not keep the test process alive after the race. */
-const deadline = (ms: number) => sleep(ms, 'timeout', { ref: false });
-
-const describeRun = (r: Running): string =>
-  `\nlog:\n${r.lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${r.stderr.join('')}`;
-
 describe('keepgit agent in the lab', { skip }, () => {
   it('elects, fails over on crash and on SIGTERM, and preempts back after a restart', async (t) => {
     if (why) assert.fail(`lab test cannot run: ${why}`);
-    const repo = mkdtempSync(join(tmpdir(), 'keepgit-agent-lab-'));
-    mkdirSync(join(repo, 'nodes'));
-    writeFileSync(join(repo, 'keepgit.yaml'), CLUSTER);
-    writeFileSync(join(repo, 'nodes/lb1.yaml'), NODE('lb1', 1));
-    writeFileSync(join(repo, 'nodes/lb2.yaml'), NODE('lb2', 2));
+    const repo = writeRepo(CLUSTER, { lb1: NODE('lb1', 1), lb2: NODE('lb2', 2) });
     const lab = createLab({ prefix: `${RUN_PREFIX}-ag`, hosts: ['lb1', 'lb2', 'client'] });
     const agents: Running[] = [];
     const run = (host: string) => {
@@ -147,17 +87,7 @@ describe('keepgit agent in the lab', { skip }, () => {
       assert.ok(await lab.ping('client', VIP6, 6), 'the client reaches the IPv6 VIP');
 
       // GET /status, from inside lb1's namespace (the API listens on lb1's own loopback).
-      const port = lb1.lines.find((l) => l.event === 'listening')?.port;
-      assert.ok(port, describeRun(lb1));
-      const status = await lab.exec(
-        'lb1',
-        process.execPath,
-        ['-e', `fetch('http://127.0.0.1:${port}/status').then(r=>r.text()).then(t=>process.stdout.write(t))`],
-        { timeoutMs: 10000 },
-      );
-      const body = JSON.parse(status.stdout) as {
-        instances: { name: string; state: string; master: string }[];
-      };
+      const body = await agentStatus(lab, lb1);
       assert.deepEqual(
         body.instances.map((i) => [i.name, i.state, i.master]),
         [
@@ -204,7 +134,7 @@ describe('keepgit agent in the lab', { skip }, () => {
       // SIGTERM: priority 0; lb2 takes over within its skew; lb1 releases after hearing it and exits 0.
       const before = lb2.lines.length;
       lb1.child.kill('SIGTERM');
-      const sigtermTakeover = await waitFor(
+      await waitFor(
         'the VIPs on lb2 after SIGTERM',
         async () => (await hasVip(lab, 'lb2', VIP4)) && (await hasVip(lab, 'lb2', VIP6)),
         3000,
@@ -234,10 +164,7 @@ describe('keepgit agent in the lab', { skip }, () => {
       t.diagnostic(`crash: VIPs seen on lb2 ${crashTakeover} ms after SIGKILL (polling every 20 ms)`);
       t.diagnostic(`SIGTERM: lb2 master ${gaps.join(' and ')} ms after lb1 got the signal`);
       for (const r of agents) {
-        const bad = r.lines.filter(
-          (l) => l.level === 'error' || l.event === 'advert-dropped' || l.event === 'address-mismatch',
-        );
-        assert.deepEqual(bad, [], describeRun(r));
+        assert.deepEqual(badLines(r), [], describeRun(r));
       }
       lb2.child.kill('SIGTERM');
       assert.equal(await Promise.race([lb2.exited, deadline(5000)]), 0, describeRun(lb2));
@@ -247,9 +174,7 @@ describe('keepgit agent in the lab', { skip }, () => {
         'with no successor, the release bound lets the VIP go',
       );
     } finally {
-      for (const a of agents)
-        if (a.child.exitCode === null && a.child.signalCode === null && a.child.pid !== undefined)
-          process.kill(a.child.pid, 'SIGKILL');
+      killAgents(agents);
       await lab.destroy();
       rmSync(repo, { recursive: true, force: true });
     }
