@@ -2,12 +2,21 @@ import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-d
 import type { OpenTransport } from '../drivers/vrrp-socket/transport.ts';
 import type { NodeView, ViewInstance } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
-import { type InstanceStatus, VrrpInstance } from '../vrrp/instance.ts';
+import { type NotifyState, runNotify } from '../notify/run-notify.ts';
+import type { SecurityFs } from '../notify/script-security.ts';
+import type { FileTrackerIo } from '../track/file-tracker.ts';
+import type { ProcReader } from '../track/process-tracker.ts';
+import type { GetEnt, RunAs } from '../track/run-as.ts';
+import { type ScriptRunner, spawnRunner } from '../track/run-script.ts';
+import { type InstanceStatus, type InstanceTransition, VrrpInstance } from '../vrrp/instance.ts';
 import type { Announcer } from '../vrrp/instance-announcer.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import type { Clock, Timers } from '../vrrp/instance-timers.ts';
+import type { VrrpStateName } from '../vrrp/state-machine.ts';
 import { primaryAddress } from './primary-address.ts';
+import { resolveScriptIdentities } from './script-identity.ts';
 import { instancePassword, type SecretSources } from './secrets.ts';
+import { startTracking, type Tracking } from './trackers.ts';
 
 // The agent: one node's view, run. It starts a VRRP instance per instance of the view and
 // connects them to the node (addresses, links) and to whatever brings new revisions.
@@ -27,6 +36,16 @@ export interface AgentDeps {
   log: Log;
   secrets: SecretSources;
   wallClock?: () => number;
+  /** Runs track and notify scripts (default: the real one, as the run-as user). */
+  runner?: ScriptRunner;
+  /** User and group look-ups for script users (default getent). */
+  getent?: GetEnt;
+  /** For enableScriptSecurity's checks (default the real file system). */
+  securityFs?: SecurityFs;
+  /** The agent's own identity, the scripts' last resort without script security. */
+  self?: RunAs;
+  fileIo?: FileTrackerIo;
+  procReader?: ProcReader;
 }
 
 export interface AgentStart {
@@ -74,6 +93,43 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     return { ok: false, message: `cannot read the node's addresses and links: ${errorText(e)}` };
   }
 
+  // Scripts' identities (and, with enableScriptSecurity, their safety) before anything starts.
+  const identities = await resolveScriptIdentities(view, {
+    ...(deps.getent ? { getent: deps.getent } : {}),
+    ...(deps.securityFs ? { securityFs: deps.securityFs } : {}),
+    ...(deps.self ? { self: deps.self } : {}),
+  });
+  if (!identities.ok) return { ok: false, message: identities.message };
+  const runner = deps.runner ?? spawnRunner;
+  const notifyRunAs = identities.ids.notifyRunAs;
+  const notifying = new Set<Promise<unknown>>();
+  const notifyOn = (v: ViewInstance) => (t: InstanceTransition) => {
+    const state = notifyState(t.to);
+    if (state === undefined) return;
+    const done = runNotify(
+      v.notify,
+      { type: 'INSTANCE', name: v.name, state, priority: t.priority },
+      {
+        runner,
+        ...(notifyRunAs ? { runAs: notifyRunAs } : {}),
+        log: (l) => {
+          const failed = l.kind === 'error' || (l.kind === 'result' && !isSuccess(l.result));
+          deps.log({
+            level: l.kind === 'stdout' || l.kind === 'stderr' ? 'debug' : failed ? 'warn' : 'info',
+            event: 'notify',
+            instance: v.name,
+            reason: l.script,
+            state: l.event.state,
+            kind: l.kind,
+            message: l.text,
+          });
+        },
+      },
+    ).done;
+    notifying.add(done);
+    done.finally(() => notifying.delete(done));
+  };
+
   // Every instance is checked before any starts: a half-started node would hold some VIPs
   // and not others for a reason only the log explains.
   const prepared: VrrpInstance[] = [];
@@ -94,6 +150,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
         log: deps.log,
         ...(password.password !== undefined ? { password: password.password } : {}),
         wallClock: wall,
+        onTransition: notifyOn(v),
       }),
     );
   }
@@ -111,8 +168,10 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     const link = links.find((l) => l.name === ifname);
     if (link !== undefined && !link.up) for (const inst of insts) inst.fault(linkFault(ifname));
   }
+  let tracking: Tracking | undefined;
   const onEvent = (ev: AddressEvent) => {
     if (ev.kind === 'link-up' || ev.kind === 'link-down') {
+      tracking?.link(ev.link.name, ev.kind === 'link-up');
       for (const inst of tracked.get(ev.link.name) ?? []) {
         if (ev.kind === 'link-down') inst.fault(linkFault(ev.link.name));
         else inst.clearFault(linkFault(ev.link.name));
@@ -121,6 +180,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       // Some link change may have been lost: ask the kernel again.
       deps.addresses.links().then(
         (now) => {
+          for (const l of now) tracking?.link(l.name, l.up);
           for (const l of now)
             for (const inst of tracked.get(l.name) ?? []) {
               if (l.up) inst.clearFault(linkFault(l.name));
@@ -145,6 +205,32 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       return { ok: false, message: `instance ${inst.name}: ${errorText(e)}` };
     }
   }
+
+  // One tracker per referenced script, file, process, shared by the instances weighing it.
+  try {
+    tracking = startTracking(
+      view,
+      view.instances.flatMap((v, i) => {
+        const inst = prepared[i];
+        return inst ? [{ view: v, inst }] : [];
+      }),
+      {
+        timers: deps.timers,
+        runner,
+        log: deps.log,
+        scriptRunAs: identities.ids.scriptRunAs,
+        ...(deps.fileIo ? { fileIo: deps.fileIo } : {}),
+        ...(deps.procReader ? { procReader: deps.procReader } : {}),
+      },
+    );
+  } catch (e) {
+    unsubscribe();
+    await Promise.all(started.map((s) => s.stop()));
+    return { ok: false, message: errorText(e) };
+  }
+  const trackedLinks = new Set(view.instances.flatMap((v) => v.track.interfaces.map((t) => t.name)));
+  for (const name of trackedLinks) tracking.link(name, links.find((l) => l.name === name)?.up ?? false);
+  const running = tracking;
 
   deps.log({
     level: 'info',
@@ -177,13 +263,17 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       stopping ??= (async () => {
         deps.log({ level: 'info', event: 'agent-stopping', node });
         unsubscribe();
+        await running.stop();
         await Promise.all(started.map((i) => i.stop()));
+        // The STOP notify scripts (bounded by their timeout) finish before we say stopped.
+        await Promise.all(notifying);
         deps.log({ level: 'info', event: 'agent-stopped', node });
       })();
       return stopping;
     },
     abandon: async () => {
       unsubscribe();
+      await running.stop();
       await Promise.all(started.map((i) => i.abandon()));
     },
   };
@@ -194,6 +284,25 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
 export function followRevisions(agent: Agent, source: RevisionSource): () => void {
   return source.subscribe((repository, revision) => agent.applyRevision(repository, revision));
 }
+
+/** The notify state for a transition's target; none for Stopping (STOP follows when it ends). */
+function notifyState(to: VrrpStateName): NotifyState | undefined {
+  switch (to) {
+    case 'Master':
+      return 'MASTER';
+    case 'Backup':
+      return 'BACKUP';
+    case 'Fault':
+      return 'FAULT';
+    case 'Initialize':
+      return 'STOP';
+    case 'Stopping':
+      return undefined;
+  }
+}
+
+const isSuccess = (r: { kind: string; code?: number } | undefined): boolean =>
+  r?.kind === 'exit' && r.code === 0;
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

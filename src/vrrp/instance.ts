@@ -49,6 +49,16 @@ export interface VrrpInstanceOptions {
   password?: string;
   /** Wall time in ms since the epoch, for `since` in status (default Date.now). */
   wallClock?: () => number;
+  /** Told of each state change after it is logged (the agent runs notify scripts from it). */
+  onTransition?: (t: InstanceTransition) => void;
+}
+
+export interface InstanceTransition {
+  from: VrrpStateName;
+  to: VrrpStateName;
+  reason: string;
+  /** The priority after trackers. */
+  priority: number;
 }
 
 /** Drops the instance makes on top of the transport's own (TTL, checksum, VRID ...). */
@@ -342,6 +352,17 @@ export class VrrpInstance {
           priority: this.state.priority,
           master: this.status().master,
         });
+        try {
+          this.o.onTransition?.({
+            from: action.from,
+            to: action.to,
+            reason: action.reason,
+            priority: this.state.priority,
+          });
+        } catch (e) {
+          this.counts.internalErrors++;
+          this.log({ level: 'error', event: 'internal-error', reason: 'transition', message: errorText(e) });
+        }
         return;
       case 'stopped':
         this.enqueue(async () => this.onStopped?.());

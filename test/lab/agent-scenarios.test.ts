@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLab, type Lab } from '../../src/lab/topology.ts';
@@ -25,7 +27,9 @@ import { labUnavailable, RUN_PREFIX } from './netns.ts';
 //   1. VRRPv2 at 1 s: election (lb2 first, lb1 preempts), SIGKILL failover;
 //   2. nopreempt: lb1 stopped → lb2 master; lb1 restarted → lb2 keeps the VIP;
 //   3. link down on the master: Fault, takeover; link up: Backup, then preemption back;
-//   4. unicast with VRRP multicast dropped at the bridge: election and failover.
+//   4. unicast with VRRP multicast dropped at the bridge: election and failover;
+//   5. a vrrp_script (weight -20) failing on lb1: lb2 preempts; passing again: lb1 takes back,
+//      with notify_master scripts run as user nobody.
 // (Preemption back with preempt on and the priority-0 release are in agent-lab.test.ts.)
 // The assertions are on who holds the VIP and on the transitions and reasons the agents
 // log; durations only bound waitFor. Root only; everything is torn down in `finally`.
@@ -37,12 +41,12 @@ const VIP = '192.0.2.100';
 const LB1 = '192.0.2.11';
 const LB2 = '192.0.2.12';
 
-const cluster = (vrrp: string, instance: string) => `apiVersion: keepgit/v1
+const cluster = (vrrp: string, instance: string, top = '') => `apiVersion: keepgit/v1
 kind: Cluster
 metadata: { name: agent-scenarios }
 defaults:
   vrrp: ${vrrp}
-instances:
+${top}instances:
   - name: web4
     vrid: 51
     interface: eth0
@@ -286,5 +290,79 @@ describe('keepgit agent scenarios in the lab', { skip }, () => {
       assert.ok(await lab.ping('client', VIP, 4), 'the client reaches the VIP on lb2');
       for (const r of [lb1, lb2]) assert.deepEqual(badLines(r), [], describeRun(r));
     });
+  });
+
+  it('vrrp_script: a failing check lowers lb1 below lb2, which preempts; passing again, lb1 takes back', async () => {
+    // The flag lives in a fresh directory both scripts (run as nobody) can use. The check is
+    // lb1's only: on lb2 (the address 192.0.2.12 on eth0) it always passes.
+    const dir = mkdtempSync(join(tmpdir(), 'keepgit-agent-track-'));
+    chmodSync(dir, 0o777);
+    const flag = join(dir, 'ok');
+    const notified = join(dir, 'notify.log');
+    writeFileSync(flag, '');
+    const scripts = `scripts:
+  - name: chk
+    script: "ip -o -4 addr show dev eth0 | grep -q ' ${LB2}/' || test -f ${flag}"
+    interval: 100ms
+    weight: -20
+    rise: 1
+    fall: 1
+`;
+    const instance = `    track: { scripts: [chk] }
+    notify: { master: "/bin/sh -c 'echo master >> ${notified}'" }
+`;
+    const files = {
+      cluster: cluster('{ version: 3, advertInterval: 100ms }', instance, scripts),
+      nodes: nodes(() => 'scriptUser: nobody\nenableScriptSecurity: false\n'),
+    };
+    const masterLines = () =>
+      existsSync(notified)
+        ? readFileSync(notified, 'utf8')
+            .split('\n')
+            .filter((l) => l === 'master').length
+        : 0;
+    try {
+      await scene('tr', files, async ({ lab, run, vipOnlyOn }) => {
+        const priority = async (r: Running) =>
+          (await agentStatus(lab, r)).instances.find((i) => i.name === 'web4')?.effectivePriority;
+        const lb1 = run('lb1');
+        await expectTransitions(lb1, 0, ['Initialize>Backup:start', 'Backup>Master:master-down'], 15000);
+        await waitStarted(lb1);
+        const lb2 = run('lb2');
+        await waitStarted(lb2);
+        await vipOnlyOn(lb1, lb2, 5000);
+        assert.equal(await priority(lb1), 110);
+        await waitFor('notify_master of lb1', () => masterLines() === 1, 5000);
+
+        // The check fails on lb1: 110 - 20 = 90 < 100, and lb2 preempts.
+        let mark1 = lb1.lines.length;
+        let mark2 = lb2.lines.length;
+        rmSync(flag);
+        await expectTransitions(lb2, mark2, ['Backup>Master:preempt'], 5000);
+        await expectTransitions(lb1, mark1, ['Master>Backup:higher-priority'], 5000);
+        await vipOnlyOn(lb2, lb1, 5000);
+        assert.equal(await priority(lb1), 90);
+        assert.equal(await priority(lb2), 100);
+        await waitFor('notify_master of lb2', () => masterLines() === 2, 5000);
+
+        // Passing again: lb1 back at 110 preempts lb2.
+        mark1 = lb1.lines.length;
+        mark2 = lb2.lines.length;
+        writeFileSync(flag, '');
+        await expectTransitions(lb1, mark1, ['Backup>Master:preempt'], 5000);
+        await expectTransitions(lb2, mark2, ['Master>Backup:higher-priority'], 5000);
+        await vipOnlyOn(lb1, lb2, 5000);
+        assert.equal(await priority(lb1), 110);
+        await waitFor('notify_master of lb1 again', () => masterLines() === 3, 5000);
+        assert.ok(await lab.ping('client', VIP, 4), 'the client reaches the VIP on lb1');
+        for (const r of [lb1, lb2]) assert.deepEqual(badLines(r), [], describeRun(r));
+        assert.ok(
+          lb1.lines.some((l) => l.event === 'notify' && l.kind === 'result' && l.level === 'info'),
+          describeRun(lb1),
+        );
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
