@@ -428,18 +428,20 @@ export class VrrpInstance {
           address: vip.address,
           dev: vip.dev,
         });
-      } else {
-        this.counts.vipErrors++;
-        this.log({
-          level: 'error',
-          event: 'vip-error',
-          reason: r.error.code,
-          address: vip.address,
-          dev: vip.dev,
-          message: r.error.message,
-        });
-      }
+      } else this.vipFailed(vip, r.error);
     }
+  }
+
+  private vipFailed(vip: Vip, error: { code: string; message: string }): void {
+    this.counts.vipErrors++;
+    this.log({
+      level: 'error',
+      event: 'vip-error',
+      reason: error.code,
+      address: vip.address,
+      dev: vip.dev,
+      message: error.message,
+    });
   }
 
   private async removeVips(why: 'release' | 'start'): Promise<void> {
@@ -455,17 +457,7 @@ export class VrrpInstance {
             address: vip.address,
             dev: vip.dev,
           });
-      } else {
-        this.counts.vipErrors++;
-        this.log({
-          level: 'error',
-          event: 'vip-error',
-          reason: r.error.code,
-          address: vip.address,
-          dev: vip.dev,
-          message: r.error.message,
-        });
-      }
+      } else this.vipFailed(vip, r.error);
     }
   }
 
