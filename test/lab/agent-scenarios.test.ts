@@ -134,6 +134,37 @@ async function seen(lab: Lab, r: Running): Promise<[string, string | null]> {
   return [web4.state, web4.master];
 }
 
+/** lb2 starts first and holds the VIP until lb1 (higher) preempts it; then lb1 alone holds it. */
+async function expectLb1Elected(
+  lab: Lab,
+  vipOnlyOn: (holder: Running, other: Running, timeoutMs: number) => Promise<void>,
+  lb1: Running,
+  lb2: Running,
+  timeoutMs: number,
+): Promise<void> {
+  await expectTransitions(lb1, 0, ['Initialize>Backup:start', 'Backup>Master:preempt'], timeoutMs);
+  await expectTransitions(
+    lb2,
+    0,
+    ['Initialize>Backup:start', 'Backup>Master:master-down', 'Master>Backup:higher-priority'],
+    5000,
+  );
+  await vipOnlyOn(lb1, lb2, 5000);
+  assert.deepEqual(await seen(lab, lb2), ['Backup', LB1]);
+  assert.ok(await lab.ping('client', VIP, 4), 'the client reaches the VIP');
+}
+
+/** lb1 cut off at the bridge and SIGKILLed (a killed agent leaves its VIP): lb2 takes over by timeout. */
+async function crashLb1(lab: Lab, lb1: Running, lb2: Running, timeoutMs: number): Promise<void> {
+  const mark = lb2.lines.length;
+  lab.isolate('lb1');
+  lb1.child.kill('SIGKILL');
+  await lb1.exited;
+  await expectTransitions(lb2, mark, ['Backup>Master:master-down'], timeoutMs);
+  await waitFor(`${VIP} on lb2`, () => hasVip(lab, 'lb2', VIP), 5000);
+  assert.ok(await lab.ping('client', VIP, 4), 'the client reaches the VIP on lb2');
+}
+
 describe('keepgit agent scenarios in the lab', { skip }, () => {
   it('VRRPv2 at 1 s: elects the higher priority, fails over by timeout after SIGKILL', async () => {
     const files = { cluster: cluster('{ version: 2, advertInterval: 1s }', ''), nodes: nodes() };
@@ -146,25 +177,10 @@ describe('keepgit agent scenarios in the lab', { skip }, () => {
       await waitStarted(lb1);
       for (const r of [lb1, lb2])
         assert.equal(r.lines.find((l) => l.event === 'started')?.version, 2, describeRun(r));
-      await expectTransitions(lb1, 0, ['Initialize>Backup:start', 'Backup>Master:preempt'], 20000);
-      await expectTransitions(
-        lb2,
-        0,
-        ['Initialize>Backup:start', 'Backup>Master:master-down', 'Master>Backup:higher-priority'],
-        5000,
-      );
-      await vipOnlyOn(lb1, lb2, 5000);
-      assert.deepEqual(await seen(lab, lb2), ['Backup', LB1]);
-      assert.ok(await lab.ping('client', VIP, 4), 'the client reaches the VIP');
+      await expectLb1Elected(lab, vipOnlyOn, lb1, lb2, 20000);
 
       // Crash: lb1 cut off at the bridge and SIGKILLed; lb2 takes over by timeout.
-      const mark = lb2.lines.length;
-      lab.isolate('lb1');
-      lb1.child.kill('SIGKILL');
-      await lb1.exited;
-      await expectTransitions(lb2, mark, ['Backup>Master:master-down'], 10000);
-      await waitFor(`${VIP} on lb2`, () => hasVip(lab, 'lb2', VIP), 5000);
-      assert.ok(await lab.ping('client', VIP, 4), 'the client reaches the VIP on lb2');
+      await crashLb1(lab, lb1, lb2, 10000);
       for (const r of [lb1, lb2]) assert.deepEqual(badLines(r), [], describeRun(r));
     });
   });
@@ -269,25 +285,10 @@ describe('keepgit agent scenarios in the lab', { skip }, () => {
         [lb2, LB2],
       ] as const)
         assert.equal(r.lines.find((l) => l.event === 'started')?.address, address, describeRun(r));
-      await expectTransitions(lb1, 0, ['Initialize>Backup:start', 'Backup>Master:preempt'], 15000);
-      await expectTransitions(
-        lb2,
-        0,
-        ['Initialize>Backup:start', 'Backup>Master:master-down', 'Master>Backup:higher-priority'],
-        5000,
-      );
-      await vipOnlyOn(lb1, lb2, 5000);
-      assert.deepEqual(await seen(lab, lb2), ['Backup', LB1]);
-      assert.ok(await lab.ping('client', VIP, 4), 'the client reaches the VIP');
+      await expectLb1Elected(lab, vipOnlyOn, lb1, lb2, 15000);
 
       // Crash: lb1 cut off and SIGKILLed; lb2 takes over by timeout.
-      const mark = lb2.lines.length;
-      lab.isolate('lb1');
-      lb1.child.kill('SIGKILL');
-      await lb1.exited;
-      await expectTransitions(lb2, mark, ['Backup>Master:master-down'], 5000);
-      await waitFor(`${VIP} on lb2`, () => hasVip(lab, 'lb2', VIP), 5000);
-      assert.ok(await lab.ping('client', VIP, 4), 'the client reaches the VIP on lb2');
+      await crashLb1(lab, lb1, lb2, 5000);
       for (const r of [lb1, lb2]) assert.deepEqual(badLines(r), [], describeRun(r));
     });
   });
