@@ -2,7 +2,7 @@ import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-d
 import type { OpenTransport } from '../drivers/vrrp-socket/transport.ts';
 import type { NodeView, ViewInstance } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
-import { type NotifyState, runNotify } from '../notify/run-notify.ts';
+import { type NotifyEvent, type NotifyScripts, type NotifyState, runNotify } from '../notify/run-notify.ts';
 import type { SecurityFs } from '../notify/script-security.ts';
 import type { FileTrackerIo } from '../track/file-tracker.ts';
 import type { ProcReader } from '../track/process-tracker.ts';
@@ -13,10 +13,17 @@ import type { Announcer } from '../vrrp/instance-announcer.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import type { Clock, Timers } from '../vrrp/instance-timers.ts';
 import type { VrrpStateName } from '../vrrp/state-machine.ts';
+import {
+  createSyncGroup,
+  type GroupState,
+  type SyncGroup,
+  type SyncMember,
+  syncFaultReason,
+} from '../vrrp/sync-group.ts';
 import { primaryAddress } from './primary-address.ts';
 import { resolveScriptIdentities } from './script-identity.ts';
 import { instancePassword, type SecretSources } from './secrets.ts';
-import { startTracking, type Tracking } from './trackers.ts';
+import { startTracking, type Trackable, type Tracking } from './trackers.ts';
 
 // The agent: one node's view, run. It starts a VRRP instance per instance of the view and
 // connects them to the node (addresses, links) and to whatever brings new revisions.
@@ -103,31 +110,36 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   const runner = deps.runner ?? spawnRunner;
   const notifyRunAs = identities.ids.notifyRunAs;
   const notifying = new Set<Promise<unknown>>();
-  const notifyOn = (v: ViewInstance) => (t: InstanceTransition) => {
-    const state = notifyState(t.to);
-    if (state === undefined) return;
-    const done = runNotify(
-      v.notify,
-      { type: 'INSTANCE', name: v.name, state, priority: t.priority },
-      {
-        runner,
-        ...(notifyRunAs ? { runAs: notifyRunAs } : {}),
-        log: (l) => {
-          const failed = l.kind === 'error' || (l.kind === 'result' && !isSuccess(l.result));
-          deps.log({
-            level: l.kind === 'stdout' || l.kind === 'stderr' ? 'debug' : failed ? 'warn' : 'info',
-            event: 'notify',
-            instance: v.name,
-            reason: l.script,
-            state: l.event.state,
-            kind: l.kind,
-            message: l.text,
-          });
-        },
+  const notifyEvent = (scripts: NotifyScripts, event: NotifyEvent, subject: Record<string, string>) => {
+    const done = runNotify(scripts, event, {
+      runner,
+      ...(notifyRunAs ? { runAs: notifyRunAs } : {}),
+      log: (l) => {
+        const failed = l.kind === 'error' || (l.kind === 'result' && !isSuccess(l.result));
+        deps.log({
+          level: l.kind === 'stdout' || l.kind === 'stderr' ? 'debug' : failed ? 'warn' : 'info',
+          event: 'notify',
+          ...subject,
+          reason: l.script,
+          state: l.event.state,
+          kind: l.kind,
+          message: l.text,
+        });
       },
-    ).done;
+    }).done;
     notifying.add(done);
     done.finally(() => notifying.delete(done));
+  };
+  const groups = new Map<string, SyncGroup>();
+  const notifyOn = (v: ViewInstance) => (t: InstanceTransition) => {
+    if (v.syncGroup !== undefined) groups.get(v.syncGroup)?.transition(v.name, t);
+    const state = notifyState(t.to);
+    if (state === undefined) return;
+    notifyEvent(
+      v.notify,
+      { type: 'INSTANCE', name: v.name, state, priority: t.priority },
+      { instance: v.name },
+    );
   };
 
   // Every instance is checked before any starts: a half-started node would hold some VIPs
@@ -155,6 +167,51 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     );
   }
 
+  // Sync groups, and the one door through which the node's faults reach an instance, so
+  // that its group hears of every change to the faults that are its own.
+  const byName = new Map(prepared.map((i) => [i.name, i]));
+  for (const g of view.syncGroups) {
+    const members = g.instances.flatMap((n) => {
+      const inst = byName.get(n);
+      return inst ? [syncMember(inst)] : [];
+    });
+    if (members.length === 0) continue;
+    groups.set(
+      g.name,
+      createSyncGroup(g.name, members, {
+        log: deps.log,
+        onGroupState: (state) => {
+          const ns = groupNotifyState(state);
+          if (ns !== undefined)
+            notifyEvent(g.notify, { type: 'GROUP', name: g.name, state: ns, priority: 0 }, { group: g.name });
+        },
+      }),
+    );
+  }
+  const faultDoor = new Map<VrrpInstance, Trackable>();
+  view.instances.forEach((v, i) => {
+    const inst = prepared[i];
+    if (!inst) return;
+    const group = v.syncGroup !== undefined ? groups.get(v.syncGroup) : undefined;
+    const report = () =>
+      group?.ownFault(
+        v.name,
+        inst.status().faults.some((f) => f !== syncFaultReason(group.name)),
+      );
+    faultDoor.set(inst, {
+      setPriority: (p) => inst.setPriority(p),
+      fault: (r) => {
+        inst.fault(r);
+        report();
+      },
+      clearFault: (r) => {
+        inst.clearFault(r);
+        report();
+      },
+    });
+  });
+  const door = (inst: VrrpInstance): Trackable => faultDoor.get(inst) ?? inst;
+
   // keepalived tracks the instance's own interface unless dont_track_primary: a link that
   // is down or has lost its carrier is a fault, not a reason to become master.
   const tracked = new Map<string, VrrpInstance[]>();
@@ -166,15 +223,15 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   const linkFault = (ifname: string) => `interface ${ifname} down`;
   for (const [ifname, insts] of tracked) {
     const link = links.find((l) => l.name === ifname);
-    if (link !== undefined && !link.up) for (const inst of insts) inst.fault(linkFault(ifname));
+    if (link !== undefined && !link.up) for (const inst of insts) door(inst).fault(linkFault(ifname));
   }
   let tracking: Tracking | undefined;
   const onEvent = (ev: AddressEvent) => {
     if (ev.kind === 'link-up' || ev.kind === 'link-down') {
       tracking?.link(ev.link.name, ev.kind === 'link-up');
       for (const inst of tracked.get(ev.link.name) ?? []) {
-        if (ev.kind === 'link-down') inst.fault(linkFault(ev.link.name));
-        else inst.clearFault(linkFault(ev.link.name));
+        if (ev.kind === 'link-down') door(inst).fault(linkFault(ev.link.name));
+        else door(inst).clearFault(linkFault(ev.link.name));
       }
     } else if (ev.kind === 'overflow') {
       // Some link change may have been lost: ask the kernel again.
@@ -183,8 +240,8 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
           for (const l of now) tracking?.link(l.name, l.up);
           for (const l of now)
             for (const inst of tracked.get(l.name) ?? []) {
-              if (l.up) inst.clearFault(linkFault(l.name));
-              else inst.fault(linkFault(l.name));
+              if (l.up) door(inst).clearFault(linkFault(l.name));
+              else door(inst).fault(linkFault(l.name));
             }
         },
         (e: unknown) => deps.log({ level: 'error', event: 'links-error', message: errorText(e) }),
@@ -212,7 +269,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       view,
       view.instances.flatMap((v, i) => {
         const inst = prepared[i];
-        return inst ? [{ view: v, inst }] : [];
+        return inst ? [{ view: v, inst: door(inst) }] : [];
       }),
       {
         timers: deps.timers,
@@ -228,7 +285,9 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     await Promise.all(started.map((s) => s.stop()));
     return { ok: false, message: errorText(e) };
   }
-  const trackedLinks = new Set(view.instances.flatMap((v) => v.track.interfaces.map((t) => t.name)));
+  const trackedLinks = new Set(
+    [...view.instances, ...view.syncGroups].flatMap((v) => v.track.interfaces.map((t) => t.name)),
+  );
   for (const name of trackedLinks) tracking.link(name, links.find((l) => l.name === name)?.up ?? false);
   const running = tracking;
 
@@ -299,6 +358,31 @@ function notifyState(to: VrrpStateName): NotifyState | undefined {
     case 'Stopping':
       return undefined;
   }
+}
+
+function groupNotifyState(state: GroupState): NotifyState | undefined {
+  switch (state) {
+    case 'Master':
+      return 'MASTER';
+    case 'Backup':
+      return 'BACKUP';
+    case 'Fault':
+      return 'FAULT';
+    case 'Initialize':
+      return 'STOP';
+  }
+}
+
+/** What a sync group needs of an instance. */
+function syncMember(inst: VrrpInstance): SyncMember {
+  return {
+    name: inst.name,
+    state: () => inst.status().state,
+    syncMaster: () => inst.syncMaster(),
+    syncBackup: () => inst.syncBackup(),
+    fault: (r) => inst.fault(r),
+    clearFault: (r) => inst.clearFault(r),
+  };
 }
 
 const isSuccess = (r: { kind: string; code?: number } | undefined): boolean =>

@@ -24,7 +24,8 @@ import type { Timers } from '../vrrp/instance-timers.ts';
 // is folded into the states, and every instance that weighs that tracker gets its new
 // priority and its `track:NAME` faults raised or cleared. Only changes reach an instance.
 //
-// Sync groups' own track lists are not applied yet (logged once at start).
+// A sync group's own track list applies to every member, as keepalived's does; where an
+// instance tracks the same object itself, its own reference (and weight) wins.
 
 /** What the trackers need of an instance: VrrpInstance has exactly these. */
 export interface Trackable {
@@ -73,23 +74,12 @@ export function startTracking(
     inst,
     name: v.name,
     base: v.priority,
-    weights: trackWeights(v.track, view),
+    weights: memberWeights(v, view),
     priority: undefined,
     faults: new Set(),
   }));
   let states: TrackStates = new Map();
   let stopped = false;
-
-  for (const g of view.syncGroups) {
-    const t = g.track;
-    if (t.interfaces.length + t.scripts.length + t.processes.length + t.files.length > 0)
-      deps.log({
-        level: 'warn',
-        event: 'track-unsupported',
-        reason: g.name,
-        message: `sync group ${g.name}: its own track list is not applied yet; track on the instances instead`,
-      });
-  }
 
   const onReport = (report: TrackReport) => {
     if (stopped) return;
@@ -222,4 +212,16 @@ export function startTracking(
       await Promise.all(stops.map((s) => s()));
     },
   };
+}
+
+/** An instance's weights plus those of its sync group's track list. */
+function memberWeights(
+  v: ViewInstance,
+  view: Pick<NodeView, 'scripts' | 'trackProcesses' | 'trackFiles' | 'syncGroups'>,
+): TrackWeight[] {
+  const own = trackWeights(v.track, view);
+  const group = view.syncGroups.find((g) => g.instances.includes(v.name));
+  if (!group) return own;
+  const seen = new Set(own.map((w) => trackKey(w.kind, w.name)));
+  return [...own, ...trackWeights(group.track, view).filter((w) => !seen.has(trackKey(w.kind, w.name)))];
 }

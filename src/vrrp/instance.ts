@@ -180,6 +180,16 @@ export class VrrpInstance {
     this.dispatch({ type: 'faultCleared', reason });
   }
 
+  /** Sync group: another member became master; a backup follows at once. */
+  syncMaster(): void {
+    this.dispatch({ type: 'syncMaster' });
+  }
+
+  /** Sync group: the group's master yielded; a master follows to backup. */
+  syncBackup(): void {
+    this.dispatch({ type: 'syncBackup' });
+  }
+
   /**
    * Make-before-break: a master sends priority 0 and keeps its VIPs until it hears the
    * successor (or the machine's bound passes); others stop at once. Resolves when the VIPs

@@ -29,7 +29,9 @@ import { labUnavailable, RUN_PREFIX } from './netns.ts';
 //   3. link down on the master: Fault, takeover; link up: Backup, then preemption back;
 //   4. unicast with VRRP multicast dropped at the bridge: election and failover;
 //   5. a vrrp_script (weight -20) failing on lb1: lb2 preempts; passing again: lb1 takes back,
-//      with notify_master scripts run as user nobody.
+//      with notify_master scripts run as user nobody;
+//   6. a sync group of two instances: a weight-0 script failing on one member of lb1's takes
+//      both to Fault and both VIPs to lb2; passing again, lb1 takes both back.
 // (Preemption back with preempt on and the priority-0 release are in agent-lab.test.ts.)
 // The assertions are on who holds the VIP and on the transitions and reasons the agents
 // log; durations only bound waitFor. Root only; everything is torn down in `finally`.
@@ -361,6 +363,74 @@ describe('keepgit agent scenarios in the lab', { skip }, () => {
           lb1.lines.some((l) => l.event === 'notify' && l.kind === 'result' && l.level === 'info'),
           describeRun(lb1),
         );
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sync group: one member failing on lb1 moves both instances to lb2, and both come back', async () => {
+    const VIP2 = '192.0.2.101';
+    const dir = mkdtempSync(join(tmpdir(), 'keepgit-agent-sync-'));
+    chmodSync(dir, 0o777);
+    const flag = join(dir, 'ok');
+    writeFileSync(flag, '');
+    // Only web4b tracks the script, and only lb1 can fail it; the group takes web4 along.
+    const top = `scripts:
+  - name: chk
+    script: "ip -o -4 addr show dev eth0 | grep -q ' ${LB2}/' || test -f ${flag}"
+    interval: 100ms
+    rise: 1
+    fall: 1
+`;
+    const instance = `  - name: web4b
+    vrid: 52
+    interface: eth0
+    priority: { lb1: 110, lb2: 100 }
+    vips: [${VIP2}/24]
+    track: { scripts: [chk] }
+syncGroups:
+  - name: web
+    instances: [web4, web4b]
+`;
+    const files = {
+      cluster: cluster('{ version: 3, advertInterval: 100ms }', instance, top),
+      nodes: nodes(() => 'scriptUser: nobody\nenableScriptSecurity: false\n'),
+    };
+    const states = async (lab: Lab, r: Running) =>
+      Object.fromEntries((await agentStatus(lab, r)).instances.map((i) => [i.name, i.state]));
+    const holds = async (lab: Lab, host: string) =>
+      [(await hasVip(lab, host, VIP)) ? VIP : '', (await hasVip(lab, host, VIP2)) ? VIP2 : '']
+        .join(' ')
+        .trim();
+    const both = `${VIP} ${VIP2}`;
+    try {
+      await scene('sg', files, async ({ lab, run }) => {
+        const lb1 = run('lb1');
+        await waitStarted(lb1);
+        const lb2 = run('lb2');
+        await waitStarted(lb2);
+        const expectHolder = async (holder: Running, other: Running) =>
+          waitFor(
+            `both VIPs on ${holder.host} only`,
+            async () => (await holds(lab, holder.host)) === both && (await holds(lab, other.host)) === '',
+            8000,
+          ).catch((e: Error) => assert.fail(e.message + describeRun(holder) + describeRun(other)));
+        await expectHolder(lb1, lb2);
+        assert.deepEqual(await states(lab, lb1), { web4: 'Master', web4b: 'Master' });
+
+        rmSync(flag);
+        await expectHolder(lb2, lb1);
+        assert.deepEqual(await states(lab, lb1), { web4: 'Fault', web4b: 'Fault' });
+        assert.deepEqual(await states(lab, lb2), { web4: 'Master', web4b: 'Master' });
+        const faults = (await agentStatus(lab, lb1)).instances.find((i) => i.name === 'web4')?.faults;
+        assert.deepEqual(faults, ['sync-group:web']);
+
+        writeFileSync(flag, '');
+        await expectHolder(lb1, lb2);
+        assert.deepEqual(await states(lab, lb2), { web4: 'Backup', web4b: 'Backup' });
+        assert.ok(await lab.ping('client', VIP2, 4), 'the client reaches the second VIP on lb1');
+        for (const r of [lb1, lb2]) assert.deepEqual(badLines(r), [], describeRun(r));
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
