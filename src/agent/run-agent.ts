@@ -227,7 +227,9 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   }
   let tracking: Tracking | undefined;
   const onEvent = (ev: AddressEvent) => {
-    if (ev.kind === 'link-up' || ev.kind === 'link-down') {
+    if (ev.kind === 'address-removed') {
+      for (const inst of prepared) inst.addressRemoved(ev.address.ifname, ev.address.address);
+    } else if (ev.kind === 'link-up' || ev.kind === 'link-down') {
       tracking?.link(ev.link.name, ev.kind === 'link-up');
       for (const inst of tracked.get(ev.link.name) ?? []) {
         if (ev.kind === 'link-down') door(inst).fault(linkFault(ev.link.name));

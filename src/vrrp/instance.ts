@@ -5,7 +5,7 @@ import type {
   Transport,
   TransportCounters,
 } from '../drivers/vrrp-socket/transport.ts';
-import { canonicalIp } from '../model/ip.ts';
+import { canonicalIp, parseCidr } from '../model/ip.ts';
 import type { ViewInstance, ViewVip } from '../model/node-view.ts';
 import { type AdvertFields, advertIntervalMs, noAuth, passwordAuth, type V2Auth } from './advert.ts';
 import { type Announcer, noAnnouncer } from './instance-announcer.ts';
@@ -70,6 +70,8 @@ export interface InstanceCounters {
   addressMismatch: number;
   sendErrors: number;
   vipErrors: number;
+  /** VIPs deleted outside keepgit while master, and added back. */
+  vipsHealed: number;
   announceErrors: number;
   /** Events the machine refused by throwing: a bug, but not one that should stop the node. */
   internalErrors: number;
@@ -119,6 +121,7 @@ export class VrrpInstance {
     addressMismatch: 0,
     sendErrors: 0,
     vipErrors: 0,
+    vipsHealed: 0,
     announceErrors: 0,
     internalErrors: 0,
   };
@@ -178,6 +181,32 @@ export class VrrpInstance {
 
   clearFault(reason: string): void {
     this.dispatch({ type: 'faultCleared', reason });
+  }
+
+  /**
+   * The kernel says an address went from an interface. A VIP we hold that someone deleted
+   * by hand (or a tool that "cleans up" addresses) is drift: put it back and announce it,
+   * so the VIP does not stay dark until the next election.
+   */
+  addressRemoved(ifname: string, address: string): void {
+    if (this.closed || !this.state.vipsHeld) return;
+    if (this.state.current !== 'Master' && this.state.current !== 'Stopping') return;
+    const vip = this.vips.find((v) => v.dev === ifname && vipKey(v.address) === address);
+    if (!vip) return;
+    this.counts.vipsHealed++;
+    this.log({
+      level: 'warn',
+      event: 'vip-healed',
+      address: vip.address,
+      dev: vip.dev,
+      message: 'the VIP was deleted outside keepgit while this node is master; added back and announced',
+    });
+    this.enqueue(async () => {
+      if (!this.state.vipsHeld) return;
+      const r = await this.o.addresses.add(vip).catch((e: unknown) => failed(e));
+      if (!r.ok) return this.vipFailed(vip, r.error);
+      await this.announce([vip]);
+    });
   }
 
   /** Sync group: another member became master; a backup follows at once. */
@@ -485,10 +514,10 @@ export class VrrpInstance {
     }, delay);
   }
 
-  private async announce(): Promise<void> {
+  private async announce(vips: readonly Vip[] = this.vips): Promise<void> {
     const g = this.o.view.garp;
     try {
-      await this.announcer.announce(this.vips, this.o.view.interface, {
+      await this.announcer.announce(vips, this.o.view.interface, {
         repeat: g.masterRepeat,
         garpIntervalMs: g.intervalMs,
         gnaIntervalMs: g.naIntervalMs,
@@ -522,6 +551,12 @@ export class VrrpInstance {
     this.loggedOnce.add(key);
     this.log(entry);
   }
+}
+
+/** "a/p" as the kernel reports it (canonical address, prefix defaulting to the host length). */
+function vipKey(address: string): string {
+  const c = parseCidr(address);
+  return c ? `${c.address}/${c.prefix}` : address;
 }
 
 function toVip(v: ViewVip, iface: string): Vip {

@@ -96,6 +96,17 @@ describe('keepgit agent in the lab', { skip }, () => {
         ],
       );
 
+      // Drift: the IPv4 VIP deleted by hand on the master is put back (and announced).
+      await lab.exec('lb1', 'ip', ['addr', 'del', `${VIP4}/24`, 'dev', 'eth0']);
+      await waitFor('lb1 to put the deleted VIP back', () => hasVip(lab, 'lb1', VIP4), 5000).catch(
+        (e: Error) => assert.fail(e.message + describeRun(lb1)),
+      );
+      assert.ok(
+        lb1.lines.some((l) => l.event === 'vip-healed' && l.address === `${VIP4}/24`),
+        describeRun(lb1),
+      );
+      assert.ok(await lab.ping('client', VIP4, 4), 'the client reaches the healed VIP');
+
       // Crash: lb1 cut off and killed. Its VIPs stay behind (as with keepalived); lb2 takes
       // over one master-down interval (3 × 100 ms + skew) after lb1's last advert.
       const beforeCrash = lb2.lines.length;

@@ -140,6 +140,32 @@ describe('keepgit agent (fakes)', () => {
     await a.agent.abandon();
   });
 
+  it('puts back a VIP deleted by hand on the master, and leaves a backup alone', async () => {
+    const segment = new FakeSegment();
+    const time = new FakeTime();
+    const logs: LogEntry[] = [];
+    const a = await start('lb1', 1, segment, time, logs);
+    const b = await start('lb2', 2, segment, time, logs);
+    await time.advance(1000);
+    const addrs = async (d: FakeAddressDriver) => (await d.list('eth0')).map((x) => x.address);
+    assert.ok(a.addresses.outside.removeAddress('eth0', '192.0.2.100/24'));
+    await time.advance(10);
+    assert.ok((await addrs(a.addresses)).includes('192.0.2.100/24'), 'the master added it back');
+    const healed = logs.filter((l) => l.event === 'vip-healed');
+    assert.deepEqual(
+      healed.map((l) => [l.node, l.instance, l.address]),
+      [['lb1', 'v4', '192.0.2.100/24']],
+    );
+    assert.equal(a.agent.status().instances.find((i) => i.name === 'v4')?.counters.vipsHealed, 1);
+    // lb2 is backup of v4 and master of v6: an outside address lb2 does not hold as master stays gone.
+    b.addresses.outside.addAddress({ address: '192.0.2.100/24', dev: 'eth0' });
+    assert.ok(b.addresses.outside.removeAddress('eth0', '192.0.2.100/24'));
+    await time.advance(10);
+    assert.ok(!(await addrs(b.addresses)).includes('192.0.2.100/24'));
+    assert.equal(logs.filter((l) => l.event === 'vip-healed').length, 1);
+    await Promise.all([a.agent.abandon(), b.agent.abandon()]);
+  });
+
   it('refuses to start with a message when a secret or an address is missing', async () => {
     const repo = repository(
       cluster().replace('version: 3', 'version: 2').replace('advertInterval: 100ms', 'advertInterval: 1s') +
