@@ -55,6 +55,8 @@ export function readVip(line: KaStatement, sink: Sink): ReadVip | undefined {
       i++;
     } else if (opt === 'label') {
       if (val === undefined) missing();
+      else if (c.family !== 4)
+        unsupported(sink, line, 'a label on an IPv6 VIP (the kernel keeps labels for IPv4 only): left out');
       else if (val.length > 15)
         unsupported(sink, line, `label ${JSON.stringify(val)} is longer than 15 characters: left out`);
       else o.label = val;

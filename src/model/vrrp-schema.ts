@@ -21,13 +21,31 @@ export const perNode = <T extends z.ZodType>(inner: T) => z.union([inner, z.reco
 
 export const vip = z.union([
   cidr.describe('address[/prefix], e.g. 203.0.113.10/32'),
-  z.strictObject({
-    address: cidr.describe('address[/prefix]'),
-    dev: z.string().optional().describe('interface to put it on (default: the instance interface)'),
-    label: z.string().max(15).optional().describe('address label, at most 15 characters'),
-    scope: enumOf(['global', 'site', 'link', 'host', 'nowhere']).optional(),
-    brd: ipAddress.optional().describe('broadcast address (IPv4)'),
-  }),
+  z
+    .strictObject({
+      address: cidr.describe('address[/prefix]'),
+      dev: z.string().optional().describe('interface to put it on (default: the instance interface)'),
+      label: z.string().max(15).optional().describe('address label, at most 15 characters'),
+      scope: enumOf(['global', 'site', 'link', 'host', 'nowhere']).optional(),
+      brd: ipAddress.optional().describe('broadcast address (IPv4)'),
+    })
+    // The kernel keeps labels and broadcasts for IPv4 only: an IPv6 VIP with either would
+    // be refused (or silently lose it) on the node, long after the merge.
+    .superRefine((v, ctx) => {
+      if (!v.address.includes(':')) return;
+      if (v.label !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['label'],
+          message: 'the kernel keeps labels for IPv4 addresses only: drop the label from this IPv6 VIP',
+        });
+      if (v.brd !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['brd'],
+          message: 'IPv6 has no broadcast: drop brd from this IPv6 VIP',
+        });
+    }),
 ]);
 
 export const garp = z

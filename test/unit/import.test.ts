@@ -406,6 +406,20 @@ vrrp_instance ${name} { interface eth0
 });
 
 describe('importKeepalived: what it cannot map', () => {
+  it('leaves out a label on an IPv6 VIP, which the kernel would not keep', () => {
+    const r = importTexts({
+      n: `
+vrrp_instance V6 {
+  interface eth0
+  virtual_router_id 20
+  virtual_ipaddress { 2001:db8::10/64 dev eth0 label eth0:v6 }
+}`,
+    });
+    assert.match(reported(r, '2001:db8::10/64')[0]?.reason ?? '', /label on an IPv6 VIP .*left out/);
+    assert.deepEqual(instance(r, 'V6').vips, [{ address: '2001:db8::10/64', dev: 'eth0' }]);
+    assertLoads(renderRepository(r, []));
+  });
+
   it('reports bad values naming what was expected, and still writes a valid repository', () => {
     const r = importTexts({
       n: `

@@ -442,6 +442,18 @@ const CLUSTER_CASES: Case[] = [
     /^expected at most 15 characters/,
   ],
   [
+    'label on an IPv6 vip',
+    inst({ vips: '[{ address: 2001:db8::1/64, label: eth0:v6 }]' }),
+    'instances.i1.vips[2001:db8::1/64].label',
+    /^the kernel keeps labels for IPv4 addresses only: drop the label from this IPv6 VIP$/,
+  ],
+  [
+    'broadcast on an IPv6 vip',
+    inst({ vips: '[{ address: 2001:db8::1/64, brd: 2001:db8::ff }]' }),
+    'instances.i1.vips[2001:db8::1/64].brd',
+    /^IPv6 has no broadcast/,
+  ],
+  [
     'vip scope',
     inst({ vips: '[{ address: 192.0.2.1, scope: galaxy }]' }),
     'instances.i1.vips[192.0.2.1].scope',
