@@ -1,4 +1,5 @@
 import type { ClusterDoc, Instance, NodeDoc } from '../model/cluster-schema.ts';
+import { nftablesUnsupported } from '../model/dataplane-support.ts';
 import type { Diagnostic, Severity } from '../model/diagnostic.ts';
 import { canonicalIp, type Family, parseCidr } from '../model/ip.ts';
 import { hostPort, instanceNodes, virtualServerNodes } from '../model/node-view.ts';
@@ -49,6 +50,7 @@ export function checkReferences(input: ReferenceInput): Diagnostic[] {
   checkNodeRefs(input, report);
   checkVirtualServers(input.cluster, input.nodeNames, report);
   checkVipFamilies(input.cluster, report);
+  checkPinnedNftables(input, report);
   return out;
 }
 
@@ -335,6 +337,31 @@ function checkVipFamilies(cluster: SourceDoc<ClusterDoc>, report: Report): void 
         fromDefaults ? [...base, 'vips'] : [...base, 'version'],
         `VRRP version 2${fromDefaults ? ' (from defaults.vrrp.version)' : ''} carries IPv4 only, ` +
           'and this instance has IPv6 VIPs; use version: 3',
+      );
+    }
+  }
+}
+
+/**
+ * A node that pins dataplane nftables (itself or through the cluster) cannot run what only
+ * IPVS can do: said at review time, naming the field and what to use instead. Nodes on
+ * `auto` are judged by the agent, which knows whether their kernel has IPVS.
+ */
+function checkPinnedNftables(input: ReferenceInput, report: Report): void {
+  const { cluster } = input;
+  const byNode = new Map(input.nodes.map((n) => [n.doc.metadata.name, n.doc.dataplane]));
+  const all = [...input.nodeNames].sort();
+  for (const [v, vs] of (cluster.doc.virtualServers ?? []).entries()) {
+    const pinned = virtualServerNodes(vs, all).filter(
+      (n) => (byNode.get(n) ?? cluster.doc.dataplane) === 'nftables',
+    );
+    if (pinned.length === 0) continue;
+    for (const u of nftablesUnsupported(vs)) {
+      // An unwritten default is located at its virtual server.
+      report(
+        cluster,
+        ['virtualServers', v, ...u.path],
+        `${u.message} (dataplane nftables on ${pinned.join(', ')})`,
       );
     }
   }

@@ -1,0 +1,47 @@
+import type { VirtualServer } from './cluster-schema.ts';
+
+// What each dataplane can do, in the model's vocabulary, so that `keepgit validate` (for a
+// repository that pins nftables), the agent (for a node whose kernel lacks IPVS) and the
+// nftables driver refuse the same things with the same words.
+
+export const NFTABLES_SCHEDULERS = ['rr', 'wrr', 'sh', 'dh', 'random'] as const;
+export const NFTABLES_FORWARDING = ['nat'] as const;
+
+export interface Unsupported {
+  /** The field, relative to the virtual server: ["scheduler"], ["realServers", 2, "forwarding"]. */
+  path: (string | number)[];
+  message: string;
+}
+
+const schedulers = NFTABLES_SCHEDULERS.join(', ');
+
+/** Why the nftables dataplane cannot run `vs` as written (with keepalived's defaults); empty when it can. */
+export function nftablesUnsupported(vs: VirtualServer): Unsupported[] {
+  const out: Unsupported[] = [];
+  const scheduler = vs.scheduler ?? 'wlc';
+  if (!(NFTABLES_SCHEDULERS as readonly string[]).includes(scheduler))
+    out.push({
+      path: ['scheduler'],
+      message:
+        vs.scheduler === undefined
+          ? `no scheduler given, and keepalived's default wlc needs IPVS; with dataplane nftables set scheduler to one of ${schedulers}`
+          : `scheduler ${scheduler} needs IPVS; with dataplane nftables use one of ${schedulers}`,
+    });
+  const forwarding = (f: string | undefined, path: (string | number)[]) => {
+    if (f !== undefined && f !== 'nat')
+      out.push({
+        path,
+        message: `forwarding ${f} (lb_kind ${f.toUpperCase()}) needs IPVS; with dataplane nftables use forwarding nat`,
+      });
+  };
+  forwarding(vs.forwarding, ['forwarding']);
+  for (const [i, rs] of (vs.realServers ?? []).entries())
+    forwarding(rs.forwarding, ['realServers', i, 'forwarding']);
+  if (vs.sorryServer) forwarding(vs.sorryServer.forwarding, ['sorryServer', 'forwarding']);
+  if (vs.fwmark !== undefined)
+    out.push({
+      path: ['fwmark'],
+      message: 'fwmark services need IPVS; with dataplane nftables give an address and port',
+    });
+  return out;
+}
