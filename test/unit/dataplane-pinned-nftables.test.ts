@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadRepository } from '../../src/config/load-repository.ts';
-import { nftablesUnsupported } from '../../src/model/dataplane-support.ts';
+import { NFTABLES_SCHEDULERS, nftablesUnsupported } from '../../src/model/dataplane-support.ts';
 
 // A repository that pins the nftables dataplane cannot ask for what only IPVS does: the
 // loader says so at review time, at the field, with what to use instead.
@@ -61,7 +61,7 @@ describe('dataplane nftables pinned', () => {
   });
 
   it('accepts what nftables does', () => {
-    for (const s of ['rr', 'wrr', 'sh', 'dh', 'random'])
+    for (const s of NFTABLES_SCHEDULERS)
       assert.deepEqual(nftablesUnsupported({ address: '203.0.113.10', port: 80, scheduler: s }), [], s);
     assert.deepEqual(
       nftablesUnsupported({ fwmark: 7, scheduler: 'rr' }).map((u) => u.path),
