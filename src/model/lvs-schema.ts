@@ -177,6 +177,11 @@ export const virtualServer = z.strictObject({
   virtualhost: z.string().optional(),
   opsScheduling: bool.optional().describe('ops: one-packet scheduling (UDP)'),
   haSuspend: bool.optional(),
+  drainTime: duration
+    .optional()
+    .describe(
+      'a real server a revision removes keeps its open connections at weight 0 this long before it is deleted (default 10s; 0s deletes at once, as keepalived does)',
+    ),
   ...timing,
   realServers: z.array(realServer).optional(),
 });

@@ -140,6 +140,8 @@ export interface ViewVirtualServer {
   omega: boolean;
   opsScheduling: boolean;
   haSuspend: boolean;
+  /** How long a real server removed by a revision drains at weight 0. */
+  drainMs: number;
   virtualhost?: string;
   persistenceEngine?: string;
   realServers: ViewRealServer[];
@@ -359,6 +361,9 @@ function hasFalse(v: unknown): boolean {
   return false;
 }
 
+/** keepgit's, not keepalived's: long enough for short requests to finish. */
+const DEFAULT_DRAIN_MS = 10_000;
+
 function viewVirtualServer(vs: VirtualServer, cluster: ClusterDoc): ViewVirtualServer {
   const port = vs.port ?? 0;
   const forwarding = vs.forwarding ?? 'nat';
@@ -373,6 +378,7 @@ function viewVirtualServer(vs: VirtualServer, cluster: ClusterDoc): ViewVirtualS
     omega: vs.omega ?? false,
     opsScheduling: vs.opsScheduling ?? false,
     haSuspend: vs.haSuspend ?? false,
+    drainMs: ms(vs.drainTime, DEFAULT_DRAIN_MS),
     realServers: (vs.realServers ?? []).map((rs) => {
       const rsPort = rs.port ?? port;
       const r: ViewRealServer = {

@@ -243,8 +243,10 @@ const REAL_SERVER_RULES: Record<string, Verdict> = {
 
 export const realServerAdded = (): Verdict =>
   hitless('added to the pool: receives new connections once its checks pass');
-export const realServerRemoved = (): Verdict =>
-  disruptive('removed from the pool: connections to it are dropped (drain it first with weight 0)');
+export const realServerRemoved = (drainMs: number): Verdict =>
+  drainMs > 0
+    ? hitless(`drained: no new connections, open ones kept for ${drainMs / 1000} s (drainTime), then removed`)
+    : disruptive('removed from the pool at once (drainTime 0s): connections to it are dropped');
 export const realServerChanged = (fields: readonly FieldChange[]): Verdict =>
   combine(byField(REAL_SERVER_RULES, hitless('applied in place, connections kept'), fields));
 

@@ -320,11 +320,17 @@ function addedRealServer(vs: string, rs: ViewRealServer): Change {
   return change('+', 'realServer', `real server ${rs.key} in ${vs}`, fields, rule.realServerAdded());
 }
 
-function diffRealServers(vs: string, before: ViewRealServer[], after: ViewRealServer[], out: Change[]): void {
+function diffRealServers(
+  vs: string,
+  before: ViewRealServer[],
+  after: ViewRealServer[],
+  drainMs: number,
+  out: Change[],
+): void {
   for (const [b, a] of matchBy(before, after, (r) => r.key)) {
     const target = `real server ${(a ?? b)?.key} in ${vs}`;
     if (!b && a) out.push(addedRealServer(vs, a));
-    else if (b && !a) out.push(change('-', 'realServer', target, [], rule.realServerRemoved()));
+    else if (b && !a) out.push(change('-', 'realServer', target, [], rule.realServerRemoved(drainMs)));
     else if (b && a && !same(b, a)) {
       const fields = diffValues(realServerValues(b), realServerValues(a));
       if (fields.length > 0)
@@ -361,7 +367,7 @@ function diffVirtualServers(before: NodeView, after: NodeView, out: Change[]): v
       const fields = diffValues(virtualServerValues(b), virtualServerValues(a));
       if (fields.length > 0)
         out.push(change('~', 'virtualServer', target, fields, rule.virtualServerChanged(fields)));
-      diffRealServers(key, b.realServers, a.realServers, out);
+      diffRealServers(key, b.realServers, a.realServers, a.drainMs, out);
     }
   }
 }

@@ -326,8 +326,18 @@ describe('plan: load balancing', () => {
     assert.equal(find(lb1, 'real server 198.51.100.13:80 in www-80').disruptive, false);
     const gone = find(lb1, 'real server 198.51.100.12:80 in www-80');
     assert.equal(gone.op, '-');
+    assert.equal(gone.disruptive, false, 'drained for the default 10 s first');
+    assert.match(gone.reason ?? '', /^drained: no new connections, open ones kept for 10 s/);
+  });
+
+  it('a real server removed with drainTime 0s is disruptive', () => {
+    const rs = web().realServers ?? [];
+    const plan = planFor(
+      clusterOf({ virtualServers: [web({ drainTime: '0s', realServers: rs.slice(0, 1) })] }),
+    );
+    const gone = find(nodePlan(plan, 'lb1'), 'real server 198.51.100.12:80 in www-80');
     assert.equal(gone.disruptive, true);
-    assert.match(gone.reason ?? '', /drain/);
+    assert.match(gone.reason ?? '', /at once \(drainTime 0s\)/);
   });
 
   it('a check change is hitless and shows the field', () => {
