@@ -323,21 +323,36 @@ export function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** keepalived's per-kind defaults: DNS retries 3 times, MISC not at all, the others once. */
+function kindRetry(type: Check['type']): number {
+  return type === 'dns' ? 3 : type === 'misc' ? 0 : CHECK_DEFAULTS.retry;
+}
+
+/** keepalived waits delay_loop before a DNS retry, 3 s before an HTTP(S) one, 1 s otherwise. */
+function kindDelayBeforeRetry(type: Check['type'], delayLoopMs: number): number {
+  if (type === 'dns') return delayLoopMs;
+  return type === 'http' || type === 'https' ? 3000 : CHECK_DEFAULTS.delayBeforeRetryMs;
+}
+
 function viewCheck(c: Check, vs: VirtualServer, rs: RealServer, cluster: ClusterDoc): ViewCheck {
   const d = cluster.defaults?.check ?? {};
   const { type, connectTimeout, retry, delayBeforeRetry, delayLoop, warmup, ...spec } = c;
+  const delayLoopMs = ms(
+    delayLoop ?? rs.delayLoop ?? vs.delayLoop ?? d.delayLoop,
+    CHECK_DEFAULTS.delayLoopMs,
+  );
   return {
     type,
     connectTimeoutMs: ms(
       connectTimeout ?? rs.connectTimeout ?? vs.connectTimeout ?? d.connectTimeout,
       CHECK_DEFAULTS.connectTimeoutMs,
     ),
-    retry: retry ?? rs.retry ?? vs.retry ?? d.retry ?? CHECK_DEFAULTS.retry,
+    retry: retry ?? rs.retry ?? vs.retry ?? d.retry ?? kindRetry(type),
     delayBeforeRetryMs: ms(
       delayBeforeRetry ?? rs.delayBeforeRetry ?? vs.delayBeforeRetry ?? d.delayBeforeRetry,
-      CHECK_DEFAULTS.delayBeforeRetryMs,
+      kindDelayBeforeRetry(type, delayLoopMs),
     ),
-    delayLoopMs: ms(delayLoop ?? rs.delayLoop ?? vs.delayLoop ?? d.delayLoop, CHECK_DEFAULTS.delayLoopMs),
+    delayLoopMs,
     warmupMs: ms(warmup ?? rs.warmup ?? vs.warmup, 0),
     spec: withoutFalse(spec) as Record<string, unknown>,
   };

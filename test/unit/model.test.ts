@@ -146,6 +146,40 @@ describe('per-node view', () => {
       spec: {},
     });
   });
+  it("applies keepalived's per-kind retry defaults (DNS 3, MISC 0; HTTP waits 3 s, DNS a delay_loop)", () => {
+    const base = cluster.virtualServers?.[0];
+    assert.ok(base);
+    const withChecks: ClusterDoc = {
+      ...cluster,
+      virtualServers: [
+        {
+          ...base,
+          delayLoop: '7s',
+          realServers: [
+            {
+              address: '198.51.100.11',
+              checks: [
+                { type: 'dns' },
+                { type: 'misc', script: '/bin/true' },
+                { type: 'http', urls: [{ path: '/' }] },
+                { type: 'smtp' },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const checks = nodeView(withChecks, nodes, 'lb2').virtualServers[0]?.realServers[0]?.checks ?? [];
+    assert.deepEqual(
+      checks.map((c) => [c.type, c.retry, c.delayBeforeRetryMs]),
+      [
+        ['dns', 3, 7000],
+        ['misc', 0, 1000],
+        ['http', 1, 3000],
+        ['smtp', 1, 1000],
+      ],
+    );
+  });
   it('takes participants from nodes, else a per-node map, else every node', () => {
     const [www, v6, only] = cluster.instances ?? [];
     assert.ok(www && v6 && only);
