@@ -39,6 +39,11 @@ const SUBCOMMANDS: Record<string, Sub> = {
       'keepgit agent --repo-dir DIR --node NAME [--listen HOST:PORT (default: no HTTP)] [--log json|text]',
     load: async () => (await import('./agent.ts')).agentCommand,
   },
+  genhash: {
+    summary: "print the MD5 digest of a page for an HTTP/HTTPS check, as keepalived's genhash does",
+    usage: 'keepgit genhash URL | [--ssl] [--sni] --server ADDR --port PORT --url PATH [--virtualhost HOST]',
+    load: async () => (await import('./genhash.ts')).genhashCommand,
+  },
   export: {
     summary: "render a node's view back to keepalived.conf",
     usage: 'keepgit export DIR --node NAME [--format keepalived] [-o FILE] [--with-secrets]',
