@@ -1,6 +1,6 @@
 import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-driver.ts';
 import type { OpenTransport } from '../drivers/vrrp-socket/transport.ts';
-import type { NodeView, ViewInstance } from '../model/node-view.ts';
+import { type NodeView, type ViewInstance, virtualServerKey } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
 import { type NotifyEvent, type NotifyScripts, type NotifyState, runNotify } from '../notify/run-notify.ts';
 import type { SecurityFs } from '../notify/script-security.ts';
@@ -21,6 +21,12 @@ import {
   syncFaultReason,
 } from '../vrrp/sync-group.ts';
 import { primaryAddress } from './primary-address.ts';
+import {
+  type LoadBalancer,
+  type LoadBalancerDeps,
+  type LoadBalancerStatus,
+  startLoadBalancer,
+} from './run-load-balancer.ts';
 import { resolveScriptIdentities } from './script-identity.ts';
 import { instancePassword, type SecretSources } from './secrets.ts';
 import { startTracking, type Trackable, type Tracking } from './trackers.ts';
@@ -53,6 +59,10 @@ export interface AgentDeps {
   self?: RunAs;
   fileIo?: FileTrackerIo;
   procReader?: ProcReader;
+  /** The load-balancing dataplanes to choose from; needed when the view has virtual servers. */
+  dataplanes?: LoadBalancerDeps['dataplanes'];
+  /** Probe environment of the health checks (tests replace MISC probes, file I/O). */
+  probeEnv?: LoadBalancerDeps['probeEnv'];
 }
 
 export interface AgentStart {
@@ -68,6 +78,8 @@ export interface AgentStatus {
   revision: string;
   startedAt: string;
   instances: InstanceStatus[];
+  /** Present when the node runs virtual servers. */
+  loadBalancer?: LoadBalancerStatus;
 }
 
 /** Anything that produces new desired states: a directory watcher, the Git loop, a webhook. */
@@ -212,6 +224,30 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   });
   const door = (inst: VrrpInstance): Trackable => faultDoor.get(inst) ?? inst;
 
+  // Load balancing before any instance starts: a dataplane the kernel refuses stops the
+  // agent here, with nothing half-started.
+  let lb: LoadBalancer | undefined;
+  if (view.virtualServers.length > 0) {
+    if (!deps.dataplanes)
+      return { ok: false, message: 'virtual servers need a dataplane, and none was given' };
+    const mine = new Set(view.virtualServers.map((v) => v.key));
+    const docs = (start.repository.cluster.doc.virtualServers ?? []).filter((vs) =>
+      mine.has(virtualServerKey(vs)),
+    );
+    const started = await startLoadBalancer(view, docs, {
+      dataplanes: deps.dataplanes,
+      clock: deps.clock,
+      timers: deps.timers,
+      log: deps.log,
+      wallClock: wall,
+      runner,
+      ...(notifyRunAs ? { scriptRunAs: notifyRunAs } : {}),
+      ...(deps.probeEnv ? { probeEnv: deps.probeEnv } : {}),
+    });
+    if (!started.ok) return { ok: false, message: started.message };
+    lb = started.lb;
+  }
+
   // keepalived tracks the instance's own interface unless dont_track_primary: a link that
   // is down or has lost its carrier is a fault, not a reason to become master.
   const tracked = new Map<string, VrrpInstance[]>();
@@ -261,6 +297,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       unsubscribe();
       // Nothing has had time to become master: these stop at once, without a VIP to release.
       await Promise.all(started.map((s) => s.stop()));
+      await lb?.stop({ clear: true });
       return { ok: false, message: `instance ${inst.name}: ${errorText(e)}` };
     }
   }
@@ -285,6 +322,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   } catch (e) {
     unsubscribe();
     await Promise.all(started.map((s) => s.stop()));
+    await lb?.stop({ clear: true });
     return { ok: false, message: errorText(e) };
   }
   const trackedLinks = new Set(
@@ -309,6 +347,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       revision: start.revision,
       startedAt,
       instances: started.map((i) => i.status()),
+      ...(lb ? { loadBalancer: lb.status() } : {}),
     }),
     applyRevision: (_repository, revision) => {
       deps.log({
@@ -326,6 +365,8 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
         unsubscribe();
         await running.stop();
         await Promise.all(started.map((i) => i.stop()));
+        // keepalived removes its virtual servers when it stops; so do we, after the VIPs.
+        await lb?.stop({ clear: true });
         // The STOP notify scripts (bounded by their timeout) finish before we say stopped.
         await Promise.all(notifying);
         deps.log({ level: 'info', event: 'agent-stopped', node });
@@ -336,6 +377,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       unsubscribe();
       await running.stop();
       await Promise.all(started.map((i) => i.abandon()));
+      await lb?.stop({ clear: false });
     },
   };
   return { ok: true, agent };

@@ -28,6 +28,8 @@ export interface LbReconcilerOptions {
   log: Log;
   /** Wall time for status (default Date.now). */
   wallClock?: () => number;
+  /** A virtual server reached or lost its quorum (quorum_up / quorum_down scripts). */
+  onQuorum?: (virtualServer: string, up: boolean) => void;
 }
 
 export interface LbStatus {
@@ -202,6 +204,7 @@ export class LbReconciler {
         aliveWeight: s.aliveWeight,
         message: s.sorryActive ? 'the sorry server takes the traffic' : undefined,
       });
+      this.o.onQuorum?.(s.key, s.up);
     }
   }
 

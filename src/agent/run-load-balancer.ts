@@ -1,0 +1,184 @@
+import { type CheckFact, CheckScheduler, type RealServerStatus } from '../check/check-scheduler.ts';
+import type { ProbeEnv } from '../check/probe-for.ts';
+import { scheduledServers } from '../check/real-server-checks.ts';
+import type { Dataplane } from '../drivers/dataplane/dataplane.ts';
+import { selectDataplane } from '../drivers/dataplane/select-dataplane.ts';
+import type { VirtualServer } from '../model/cluster-schema.ts';
+import { nftablesUnsupported } from '../model/dataplane-support.ts';
+import type { NodeView } from '../model/node-view.ts';
+import { factKey, type RealServerFact } from '../plan/dataplane-desired.ts';
+import { LbReconciler, type LbStatus } from '../reconcile/lb-reconciler.ts';
+import { parseScript } from '../track/argv.ts';
+import type { RunAs } from '../track/run-as.ts';
+import { describeResult, type ScriptRunner, succeeded } from '../track/run-script.ts';
+import type { Log } from '../vrrp/instance-log.ts';
+import type { Clock, Timers } from '../vrrp/instance-timers.ts';
+
+// The agent's load-balancing half: the dataplane this node's kernel offers (IPVS when it has
+// it, else nftables, or what the repository pins), the health checks of every real server,
+// and the reconciler that turns their facts into the dataplane's content. Checks never touch
+// the kernel: they change facts, the reconciler applies. VRRP does not wait on any of it.
+
+export interface LoadBalancerDeps {
+  dataplanes: { ipvs: Dataplane; nftables: Dataplane };
+  clock: Clock;
+  timers: Timers;
+  log: Log;
+  wallClock?: () => number;
+  runner: ScriptRunner;
+  /** Who notify_up/down and quorum_up/down scripts run as. */
+  scriptRunAs?: RunAs;
+  probeEnv?: Omit<ProbeEnv, 'trackFiles'>;
+}
+
+export interface LoadBalancerStatus extends LbStatus {
+  /** Why this dataplane: "auto: kernel has no IPVS, using nftables". */
+  dataplaneReason: string;
+  realServers: RealServerStatus[];
+}
+
+export interface LoadBalancer {
+  status(): LoadBalancerStatus;
+  /** Stops the checks; with `clear`, removes what keepgit put in the dataplane. */
+  stop(opts: { clear: boolean }): Promise<void>;
+}
+
+export type LoadBalancerResult = { ok: true; lb: LoadBalancer | undefined } | { ok: false; message: string };
+
+const SCRIPT_TIMEOUT_MS = 10_000;
+
+/** Starts load balancing for the view's virtual servers; none → nothing to start. */
+export async function startLoadBalancer(
+  view: NodeView,
+  docs: readonly VirtualServer[],
+  deps: LoadBalancerDeps,
+): Promise<LoadBalancerResult> {
+  if (view.virtualServers.length === 0) return { ok: true, lb: undefined };
+  const chosen = await selectDataplane(view.dataplane, deps.dataplanes);
+  if (!chosen.ok) return { ok: false, message: chosen.message };
+  if (chosen.dataplane.kind === 'nftables') {
+    const refusals = docs.flatMap((vs) =>
+      nftablesUnsupported(vs).map(
+        (u) => `virtual server ${vs.name ?? vs.address ?? vs.fwmark}: ${u.message}`,
+      ),
+    );
+    if (refusals.length > 0)
+      return {
+        ok: false,
+        message: `${chosen.reason}, and this revision needs IPVS:\n  ${refusals.join('\n  ')}`,
+      };
+  }
+  deps.log({
+    level: 'info',
+    event: 'dataplane-selected',
+    reason: chosen.reason,
+    kind: chosen.dataplane.kind,
+  });
+
+  const reconciler = new LbReconciler({
+    dataplane: chosen.dataplane,
+    view,
+    clock: deps.clock,
+    timers: deps.timers,
+    log: deps.log,
+    ...(deps.wallClock ? { wallClock: deps.wallClock } : {}),
+    onQuorum: (key, up) => {
+      const vs = view.virtualServers.find((v) => v.key === key);
+      const script = up ? vs?.quorum?.up : vs?.quorum?.down;
+      if (script) runLbScript(script, `quorum_${up ? 'up' : 'down'} of ${key}`, deps);
+    },
+  });
+  const facts = new Map<string, RealServerFact>();
+  let started = false;
+  const onFact = (f: CheckFact) => {
+    facts.set(factKey(f.virtualServer, f.realServer), { up: f.up, weight: f.weight });
+    deps.log({
+      level: f.up ? 'info' : 'warn',
+      event: f.up ? 'real-server-up' : 'real-server-down',
+      reason: f.virtualServer,
+      address: f.realServer,
+      weight: f.weight,
+      message: f.last ? (f.last.ok ? f.last.detail : f.last.reason) : undefined,
+    });
+    const rs = view.virtualServers
+      .find((v) => v.key === f.virtualServer)
+      ?.realServers.find((r) => r.key === f.realServer);
+    const script = f.up ? rs?.notifyUp : rs?.notifyDown;
+    if (script) runLbScript(script, `notify_${f.up ? 'up' : 'down'} of ${f.realServer}`, deps);
+    if (started) void reconciler.factsChanged(new Map(facts));
+  };
+  const scheduler = new CheckScheduler({
+    timers: deps.timers,
+    clock: deps.clock,
+    ...(deps.wallClock ? { wallClock: deps.wallClock } : {}),
+    onFact,
+    log: (e) =>
+      deps.log({
+        level: e.event === 'check-failed' ? 'debug' : 'info',
+        event: e.event,
+        reason: e.virtualServer,
+        address: e.realServer,
+        check: e.check,
+        ...(e.event === 'check-failed' ? { message: `${e.reason} (${e.outcome})` } : {}),
+      }),
+  });
+  scheduler.update(scheduledServers(view, deps.probeEnv));
+  await reconciler.start(new Map(facts));
+  started = true;
+  const first = reconciler.status().lastApply;
+  if (first && !first.ok) {
+    scheduler.stop();
+    await reconciler.stop({ clear: false });
+    return {
+      ok: false,
+      message: `the ${chosen.dataplane.kind} dataplane refused the first apply: ${first.error}`,
+    };
+  }
+  // Facts that arrived during the first apply.
+  void reconciler.factsChanged(new Map(facts));
+
+  return {
+    ok: true,
+    lb: {
+      status: () => ({
+        ...reconciler.status(),
+        dataplaneReason: chosen.reason,
+        realServers: scheduler.snapshot(),
+      }),
+      stop: async (opts) => {
+        scheduler.stop();
+        await reconciler.stop(opts);
+      },
+    },
+  };
+}
+
+/** notify_up/down and quorum_up/down: keepalived runs them without extra arguments and never waits. */
+function runLbScript(text: string, what: string, deps: LoadBalancerDeps): void {
+  const command = parseScript(text);
+  if ('error' in command) {
+    deps.log({ level: 'error', event: 'notify', reason: what, message: command.error });
+    return;
+  }
+  deps
+    .runner(command, {
+      timeoutMs: SCRIPT_TIMEOUT_MS,
+      ...(deps.scriptRunAs ? { runAs: deps.scriptRunAs } : {}),
+    })
+    .then(
+      (r) =>
+        deps.log({
+          level: succeeded(r) ? 'info' : 'warn',
+          event: 'notify',
+          reason: what,
+          message: `${command.text}: ${describeResult(r)}`,
+        }),
+      (e: unknown) =>
+        deps.log({
+          level: 'error',
+          event: 'notify',
+          reason: what,
+          message: e instanceof Error ? e.message : String(e),
+        }),
+    );
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { desiredFor } from '../../src/agent/load-desired.ts';
+import { runAgent } from '../../src/agent/run-agent.ts';
+import { loadRepository } from '../../src/config/load-repository.ts';
+import { FakeAddressDriver } from '../../src/drivers/addresses/fake-address-driver.ts';
+import { createFakeDataplane, type FakeKernel } from '../../src/drivers/dataplane/fake-dataplane.ts';
+import { FakeSegment } from '../../src/drivers/vrrp-socket/fake-transport.ts';
+import type { LogEntry } from '../../src/vrrp/instance-log.ts';
+import { FakeTime } from '../../src/vrrp/instance-timers.ts';
+
+// The agent's load balancing with fakes: the dataplane chosen by probing (no IPVS here →
+// nftables), checks turned into facts, facts into the dataplane's content, a revision that
+// needs IPVS refused on a node without it, and the services removed on a graceful stop.
+
+const cluster = (scheduler: string) => `apiVersion: keepgit/v1
+kind: Cluster
+metadata: { name: lb }
+instances:
+  - name: web
+    vrid: 51
+    version: 3
+    interface: eth0
+    advertInterval: 100ms
+    priority: { lb1: 110 }
+    vips: [203.0.113.10/32]
+virtualServers:
+  - name: www
+    address: 203.0.113.10
+    port: 80
+    scheduler: ${scheduler}
+    realServers:
+      - { address: 198.51.100.11 }
+      - address: 198.51.100.12
+        checks: [{ type: misc, script: /usr/local/bin/check-12, delayLoop: 1s, connectTimeout: 1s }]
+`;
+
+async function start(scheduler: string, kernel: FakeKernel, health: { ok: boolean }) {
+  const loaded = loadRepository(
+    new Map([
+      ['keepgit.yaml', cluster(scheduler)],
+      ['nodes/lb1.yaml', 'apiVersion: keepgit/v1\nkind: Node\nmetadata: { name: lb1 }\n'],
+    ]),
+  );
+  assert.ok(loaded.repository, JSON.stringify(loaded.diagnostics));
+  const desired = desiredFor(loaded.repository, 'lb1');
+  assert.ok(desired.ok, JSON.stringify(desired));
+  const addresses = new FakeAddressDriver();
+  addresses.outside.addAddress({ address: '192.0.2.11/24', dev: 'eth0' });
+  const time = new FakeTime();
+  const logs: LogEntry[] = [];
+  const r = await runAgent(
+    { node: 'lb1', repository: loaded.repository, view: desired.view, revision: 'test' },
+    {
+      openTransport: new FakeSegment().open,
+      addresses,
+      clock: time,
+      timers: time,
+      log: (e) => logs.push(e),
+      secrets: { env: {}, readFile: () => '' },
+      getent: async () => undefined,
+      self: { user: 'agent', uid: 1234, gid: 1234 },
+      runner: async () => ({ kind: 'exit', code: 0 }),
+      dataplanes: {
+        ipvs: createFakeDataplane({
+          kind: 'ipvs',
+          unavailable: 'kernel has no IPVS (family not registered); use dataplane: nftables',
+        }),
+        nftables: createFakeDataplane({ kernel }),
+      },
+      probeEnv: {
+        miscProbe: async () =>
+          health.ok ? { ok: true, latencyMs: 1 } : { ok: false, latencyMs: 1, reason: 'exit status 1' },
+      },
+    },
+  );
+  return { r, time, logs };
+}
+
+const held = (k: FakeKernel) =>
+  k.services.flatMap((s) => s.destinations.map((d) => `${s.key} ${d.address}:${d.port}=${d.weight}`));
+
+describe('agent load balancing (fakes)', () => {
+  it('picks nftables on a kernel without IPVS, follows the checks, and clears on stop', async () => {
+    const kernel: FakeKernel = { services: [] };
+    const health = { ok: true };
+    const { r, time, logs } = await start('rr', kernel, health);
+    assert.ok(r.ok, r.ok ? '' : r.message);
+    assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1', 'www 198.51.100.12:80=1']);
+    const lb = r.agent.status().loadBalancer;
+    assert.equal(lb?.dataplane, 'nftables');
+    assert.equal(lb?.dataplaneReason, 'auto: kernel has no IPVS, using nftables');
+    assert.deepEqual(
+      lb?.realServers.map((s) => [s.realServer, s.up]),
+      [
+        ['198.51.100.11:80', true],
+        ['198.51.100.12:80', true],
+      ],
+    );
+
+    health.ok = false;
+    await time.advance(2500);
+    assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1']);
+    const down = r.agent.status().loadBalancer?.realServers.find((s) => s.realServer === '198.51.100.12:80');
+    assert.equal(down?.up, false);
+    assert.equal(down?.checks[0]?.last?.ok, false);
+    assert.ok(logs.some((l) => l.event === 'real-server-down' && l.address === '198.51.100.12:80'));
+
+    health.ok = true;
+    await time.advance(1500);
+    assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1', 'www 198.51.100.12:80=1']);
+
+    const stopped = r.agent.stop();
+    await time.advance(3000);
+    await stopped;
+    assert.deepEqual(kernel.services, []);
+  });
+
+  it('refuses a revision that needs IPVS on a node whose kernel has none, naming the field', async () => {
+    const kernel: FakeKernel = { services: [] };
+    const { r } = await start('wlc', kernel, { ok: true });
+    assert.equal(r.ok, false);
+    assert.match(
+      r.ok ? '' : r.message,
+      /^auto: kernel has no IPVS, using nftables, and this revision needs IPVS:\n {2}virtual server www: scheduler wlc needs IPVS; with dataplane nftables use one of rr, wrr, sh, dh, random$/,
+    );
+    assert.deepEqual(kernel.services, []);
+  });
+});
