@@ -4,7 +4,7 @@ import { scheduledServers } from '../check/real-server-checks.ts';
 import type { Dataplane } from '../drivers/dataplane/dataplane.ts';
 import { selectDataplane } from '../drivers/dataplane/select-dataplane.ts';
 import type { VirtualServer } from '../model/cluster-schema.ts';
-import { nftablesUnsupported } from '../model/dataplane-support.ts';
+import { unsupportedOn } from '../model/dataplane-support.ts';
 import type { NodeView } from '../model/node-view.ts';
 import { factKey, type RealServerFact } from '../plan/dataplane-desired.ts';
 import { LbReconciler, type LbStatus } from '../reconcile/lb-reconciler.ts';
@@ -56,17 +56,16 @@ export async function startLoadBalancer(
   if (view.virtualServers.length === 0) return { ok: true, lb: undefined };
   const chosen = await selectDataplane(view.dataplane, deps.dataplanes);
   if (!chosen.ok) return { ok: false, message: chosen.message };
-  if (chosen.dataplane.kind === 'nftables') {
-    const refusals = docs.flatMap((vs) =>
-      nftablesUnsupported(vs).map(
-        (u) => `virtual server ${vs.name ?? vs.address ?? vs.fwmark}: ${u.message}`,
-      ),
-    );
-    if (refusals.length > 0)
-      return {
-        ok: false,
-        message: `${chosen.reason}, and this revision needs IPVS:\n  ${refusals.join('\n  ')}`,
-      };
+  const kind = chosen.dataplane.kind;
+  const refusals = docs.flatMap((vs) =>
+    unsupportedOn(kind, vs).map((u) => `virtual server ${vs.name ?? vs.address ?? vs.fwmark}: ${u.message}`),
+  );
+  if (refusals.length > 0) {
+    const needs = kind === 'nftables' ? 'IPVS' : 'nftables';
+    return {
+      ok: false,
+      message: `${chosen.reason}, and this revision needs ${needs}:\n  ${refusals.join('\n  ')}`,
+    };
   }
   deps.log({
     level: 'info',

@@ -1,5 +1,5 @@
 import type { ClusterDoc, Instance, NodeDoc } from '../model/cluster-schema.ts';
-import { nftablesUnsupported } from '../model/dataplane-support.ts';
+import { unsupportedOn } from '../model/dataplane-support.ts';
 import type { Diagnostic, Severity } from '../model/diagnostic.ts';
 import { canonicalIp, type Family, parseCidr } from '../model/ip.ts';
 import { hostPort, instanceNodes, virtualServerNodes } from '../model/node-view.ts';
@@ -50,7 +50,7 @@ export function checkReferences(input: ReferenceInput): Diagnostic[] {
   checkNodeRefs(input, report);
   checkVirtualServers(input.cluster, input.nodeNames, report);
   checkVipFamilies(input.cluster, report);
-  checkPinnedNftables(input, report);
+  checkPinnedDataplanes(input, report);
   return out;
 }
 
@@ -343,26 +343,27 @@ function checkVipFamilies(cluster: SourceDoc<ClusterDoc>, report: Report): void 
 }
 
 /**
- * A node that pins dataplane nftables (itself or through the cluster) cannot run what only
- * IPVS can do: said at review time, naming the field and what to use instead. Nodes on
+ * A node that pins a dataplane (itself or through the cluster) cannot run what only the
+ * other one can do: said at review time, naming the field and what to use instead. Nodes on
  * `auto` are judged by the agent, which knows whether their kernel has IPVS.
  */
-function checkPinnedNftables(input: ReferenceInput, report: Report): void {
+function checkPinnedDataplanes(input: ReferenceInput, report: Report): void {
   const { cluster } = input;
   const byNode = new Map(input.nodes.map((n) => [n.doc.metadata.name, n.doc.dataplane]));
   const all = [...input.nodeNames].sort();
   for (const [v, vs] of (cluster.doc.virtualServers ?? []).entries()) {
-    const pinned = virtualServerNodes(vs, all).filter(
-      (n) => (byNode.get(n) ?? cluster.doc.dataplane) === 'nftables',
-    );
-    if (pinned.length === 0) continue;
-    for (const u of nftablesUnsupported(vs)) {
-      // An unwritten default is located at its virtual server.
-      report(
-        cluster,
-        ['virtualServers', v, ...u.path],
-        `${u.message} (dataplane nftables on ${pinned.join(', ')})`,
+    for (const kind of ['nftables', 'ipvs'] as const) {
+      const pinned = virtualServerNodes(vs, all).filter(
+        (n) => (byNode.get(n) ?? cluster.doc.dataplane) === kind,
       );
+      if (pinned.length === 0) continue;
+      // An unwritten default is located at its virtual server.
+      for (const u of unsupportedOn(kind, vs))
+        report(
+          cluster,
+          ['virtualServers', v, ...u.path],
+          `${u.message} (dataplane ${kind} on ${pinned.join(', ')})`,
+        );
     }
   }
 }

@@ -45,3 +45,26 @@ export function nftablesUnsupported(vs: VirtualServer): Unsupported[] {
     });
   return out;
 }
+
+/** Why the IPVS dataplane cannot run `vs` as written; empty when it can. */
+export function ipvsUnsupported(vs: VirtualServer): Unsupported[] {
+  const out: Unsupported[] = [];
+  if (vs.scheduler === 'random')
+    out.push({
+      path: ['scheduler'],
+      message:
+        'scheduler random is not an IPVS scheduler; with IPVS use rr or wrr, or pin dataplane: nftables',
+    });
+  if (vs.sourceNat !== undefined)
+    out.push({
+      path: ['sourceNat'],
+      message:
+        'sourceNat is done by the nftables dataplane only; with IPVS use forwarding dr or tun, or route the replies back through this node',
+    });
+  return out;
+}
+
+/** What the given dataplane cannot run of `vs`. */
+export function unsupportedOn(kind: 'nftables' | 'ipvs', vs: VirtualServer): Unsupported[] {
+  return kind === 'nftables' ? nftablesUnsupported(vs) : ipvsUnsupported(vs);
+}

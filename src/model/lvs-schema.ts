@@ -151,6 +151,12 @@ export const virtualServer = z.strictObject({
     .array(enumOf(['hashed', 'sh-fallback', 'sh-port', 'mh-fallback', 'mh-port', 'ovf-fallback']))
     .optional(),
   forwarding: enumOf(FORWARDING).optional().describe('lb_kind; default nat'),
+  sourceNat: z
+    .union([z.literal('masquerade'), ipAddress])
+    .optional()
+    .describe(
+      'nftables dataplane: rewrite the client address of forwarded connections (masquerade, or this address), for one-armed set-ups where real servers do not route back through the node',
+    ),
   persistence: z
     .union([
       duration,

@@ -8,7 +8,7 @@ import type {
   VirtualServer,
 } from './cluster-schema.ts';
 import { parseDuration } from './duration.ts';
-import { type Family, parseCidr } from './ip.ts';
+import { canonicalIp, type Family, parseCidr } from './ip.ts';
 
 // One node's share of the desired state, with every default applied and every
 // duration in milliseconds. The planner diffs two of these; the agent runs one.
@@ -133,6 +133,7 @@ export interface ViewVirtualServer {
   scheduler: NonNullable<VirtualServer['scheduler']>;
   schedulerFlags: string[];
   forwarding: 'nat' | 'dr' | 'tun';
+  sourceNat?: 'masquerade' | string;
   persistence?: { timeoutMs: number; granularity?: string };
   sorryServer?: NonNullable<VirtualServer['sorryServer']>;
   quorum?: NonNullable<VirtualServer['quorum']>;
@@ -426,6 +427,7 @@ function viewVirtualServer(vs: VirtualServer, cluster: ClusterDoc): ViewVirtualS
             ...(vs.persistence.granularity ? { granularity: vs.persistence.granularity } : {}),
           };
   }
+  if (vs.sourceNat) out.sourceNat = vs.sourceNat === 'masquerade' ? 'masquerade' : canonicalIp(vs.sourceNat);
   if (vs.sorryServer) out.sorryServer = vs.sorryServer;
   if (vs.quorum) out.quorum = vs.quorum;
   if (vs.virtualhost) out.virtualhost = vs.virtualhost;

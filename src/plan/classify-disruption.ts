@@ -226,6 +226,7 @@ const VIRTUAL_SERVER_RULES: Record<string, Verdict> = {
   schedulerFlags: rebalanced,
   forwarding: rebalanced,
   persistence: rebalanced,
+  sourceNat: hitless('applied in place: new connections get the new source address, open ones keep theirs'),
   persistenceEngine: rebalanced,
   opsScheduling: rebalanced,
 };

@@ -73,6 +73,8 @@ export function desiredDataplane(input: DesiredInput): DesiredDataplane {
       if (endpoint.fwmark !== undefined) s.fwmark = endpoint.fwmark;
       if (vs.schedulerFlags.length > 0) s.schedulerFlags = [...vs.schedulerFlags];
       if (vs.persistence) s.persistence = { ...vs.persistence };
+      if (vs.sourceNat)
+        s.sourceNat = vs.sourceNat === 'masquerade' ? 'masquerade' : { address: vs.sourceNat };
       services.push(s);
     }
   }

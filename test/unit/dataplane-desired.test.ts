@@ -27,6 +27,7 @@ virtualServers:
     address: 203.0.113.10
     port: 80
     scheduler: wrr
+    sourceNat: masquerade
     persistence: 30s
     sorryServer: { address: 198.51.100.99 }
     quorum: { value: 3, hysteresis: 1 }
@@ -83,6 +84,7 @@ describe('desiredDataplane', () => {
       address: '203.0.113.10',
       port: 80,
       scheduler: 'wrr',
+      sourceNat: 'masquerade',
       persistence: { timeoutMs: 30_000 },
       destinations: ['198.51.100.11:80=2', '198.51.100.12:80=1', '198.51.100.13:80=1'],
     });

@@ -60,6 +60,20 @@ describe('dataplane nftables pinned', () => {
     assert.match(lines(one)[0] ?? '', /\(dataplane nftables on lb2\)$/);
   });
 
+  it('refuses on a node pinned to IPVS what only nftables does (random, sourceNat)', () => {
+    const r = load(cluster('dataplane: ipvs\n', '    scheduler: random\n    sourceNat: masquerade\n'));
+    assert.deepEqual(
+      lines(r).map((l) => l.replace(/ needs IPVS.*| is .*| \(dataplane.*/, '')),
+      [
+        'keepgit.yaml:9: virtualServers.www.scheduler: scheduler random',
+        'keepgit.yaml:10: virtualServers.www.sourceNat: sourceNat',
+      ],
+    );
+    assert.match(lines(r)[1] ?? '', /nftables dataplane only.*\(dataplane ipvs on lb1, lb2\)$/);
+    // tun is fine on IPVS.
+    assert.equal(lines(r).length, 2, lines(r).join('\n'));
+  });
+
   it('accepts what nftables does', () => {
     for (const s of NFTABLES_SCHEDULERS)
       assert.deepEqual(nftablesUnsupported({ address: '203.0.113.10', port: 80, scheduler: s }), [], s);
