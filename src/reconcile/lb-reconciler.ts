@@ -41,6 +41,8 @@ export interface LbStatus {
     error?: string;
   };
   virtualServers: VirtualServerState[];
+  /** What the dataplane was last made to hold: each service's destinations and weights. */
+  services: { key: string; destinations: { address: string; port: number; weight: number }[] }[];
   draining: { virtualServer: string; destination: string; untilMs: number }[];
 }
 
@@ -55,6 +57,7 @@ export class LbReconciler {
   private stopped = false;
   private last: LbStatus['lastApply'];
   private states: VirtualServerState[] = [];
+  private applied: LbStatus['services'] = [];
   private readonly wall: () => number;
 
   constructor(private readonly o: LbReconcilerOptions) {
@@ -119,6 +122,7 @@ export class LbReconciler {
       dataplane: this.o.dataplane.kind,
       ...(this.last ? { lastApply: this.last } : {}),
       virtualServers: this.states,
+      services: this.applied,
       draining: this.draining.map((d) => ({
         virtualServer: d.vsKey,
         destination: `${d.destination.address}:${d.destination.port}`,
@@ -170,6 +174,10 @@ export class LbReconciler {
       const stats = await this.o.dataplane.apply(desired.content);
       this.last = { at, ok: true, stats };
       this.states = desired.virtualServers;
+      this.applied = desired.content.services.map((svc) => ({
+        key: svc.key,
+        destinations: svc.destinations.map((d) => ({ address: d.address, port: d.port, weight: d.weight })),
+      }));
       this.previous = new Map(desired.virtualServers.map((s) => [s.key, s.up]));
       if (stats.added + stats.changed + stats.removed > 0)
         this.o.log({
