@@ -55,7 +55,9 @@ export interface DataplaneUnavailable {
   message: string;
 }
 
-export type Probe = { ok: true; capabilities: DataplaneCapabilities } | ({ ok: false } & DataplaneUnavailable);
+export type Probe =
+  | { ok: true; capabilities: DataplaneCapabilities }
+  | ({ ok: false } & DataplaneUnavailable);
 
 export interface ApplyStats {
   /** Services added, changed (any field or destination) and removed by this apply. */
