@@ -63,6 +63,7 @@ export interface AgentDeps {
   dataplanes?: LoadBalancerDeps['dataplanes'];
   /** Probe environment of the health checks (tests replace MISC probes, file I/O). */
   probeEnv?: LoadBalancerDeps['probeEnv'];
+  readSysctl?: LoadBalancerDeps['readSysctl'];
 }
 
 export interface AgentStart {
@@ -243,6 +244,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       runner,
       ...(notifyRunAs ? { scriptRunAs: notifyRunAs } : {}),
       ...(deps.probeEnv ? { probeEnv: deps.probeEnv } : {}),
+      ...(deps.readSysctl ? { readSysctl: deps.readSysctl } : {}),
     });
     if (!started.ok) return { ok: false, message: started.message };
     lb = started.lb;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type CheckFact, CheckScheduler, type RealServerStatus } from '../check/check-scheduler.ts';
 import type { ProbeEnv } from '../check/probe-for.ts';
 import { scheduledServers } from '../check/real-server-checks.ts';
@@ -29,11 +30,15 @@ export interface LoadBalancerDeps {
   /** Who notify_up/down and quorum_up/down scripts run as. */
   scriptRunAs?: RunAs;
   probeEnv?: Omit<ProbeEnv, 'trackFiles'>;
+  /** Reads a /proc/sys file (default: the real one); undefined when it cannot be read. */
+  readSysctl?: (path: string) => string | undefined;
 }
 
 export interface LoadBalancerStatus extends LbStatus {
   /** Why this dataplane: "auto: kernel has no IPVS, using nftables". */
   dataplaneReason: string;
+  /** What on the node keeps the services from working (forwarding off). */
+  warnings: string[];
   realServers: RealServerStatus[];
 }
 
@@ -73,6 +78,9 @@ export async function startLoadBalancer(
     reason: chosen.reason,
     kind: chosen.dataplane.kind,
   });
+
+  const warnings = forwardingWarnings(view, deps.readSysctl ?? readSysctl);
+  for (const message of warnings) deps.log({ level: 'warn', event: 'forwarding-off', message });
 
   const reconciler = new LbReconciler({
     dataplane: chosen.dataplane,
@@ -142,6 +150,7 @@ export async function startLoadBalancer(
       status: () => ({
         ...reconciler.status(),
         dataplaneReason: chosen.reason,
+        warnings,
         realServers: scheduler.snapshot(),
       }),
       stop: async (opts) => {
@@ -191,4 +200,33 @@ function checkKind(id: string): string {
     // not JSON: an id given by hand
   }
   return id;
+}
+
+function readSysctl(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * NAT forwarding needs the kernel to forward: keepalived leaves the sysctl to the operator,
+ * and so do we, but a node that would silently drop every balanced connection says so.
+ */
+function forwardingWarnings(view: NodeView, read: (path: string) => string | undefined): string[] {
+  const families = new Set<4 | 6>();
+  for (const vs of view.virtualServers)
+    if (vs.realServers.some((r) => r.forwarding === 'nat') || vs.sorryServer)
+      families.add(vs.address?.includes(':') || vs.family === 6 ? 6 : 4);
+  const out: string[] = [];
+  const sysctl = { 4: 'net.ipv4.ip_forward', 6: 'net.ipv6.conf.all.forwarding' } as const;
+  for (const f of [...families].sort()) {
+    const name = sysctl[f];
+    if (read(`/proc/sys/${name.replaceAll('.', '/')}`) === '0')
+      out.push(
+        `${name} is 0: connections to the IPv${f} virtual servers are translated but not forwarded; set it to 1 (sysctl -w ${name}=1, and in /etc/sysctl.d/ to keep it)`,
+      );
+  }
+  return out;
 }

@@ -68,6 +68,7 @@ async function start(scheduler: string, kernel: FakeKernel, health: { ok: boolea
         }),
         nftables: createFakeDataplane({ kernel }),
       },
+      readSysctl: (path) => (path === '/proc/sys/net/ipv4/ip_forward' ? '0' : '1'),
       probeEnv: {
         miscProbe: async () =>
           health.ok ? { ok: true, latencyMs: 1 } : { ok: false, latencyMs: 1, reason: 'exit status 1' },
@@ -90,6 +91,10 @@ describe('agent load balancing (fakes)', () => {
     const lb = r.agent.status().loadBalancer;
     assert.equal(lb?.dataplane, 'nftables');
     assert.equal(lb?.dataplaneReason, 'auto: kernel has no IPVS, using nftables');
+    assert.deepEqual(lb?.warnings, [
+      'net.ipv4.ip_forward is 0: connections to the IPv4 virtual servers are translated but not forwarded; set it to 1 (sysctl -w net.ipv4.ip_forward=1, and in /etc/sysctl.d/ to keep it)',
+    ]);
+    assert.ok(logs.some((l) => l.event === 'forwarding-off' && l.level === 'warn'));
     assert.deepEqual(
       lb?.realServers.map((s) => [s.realServer, s.up]),
       [
