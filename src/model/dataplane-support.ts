@@ -38,6 +38,20 @@ export function nftablesUnsupported(vs: VirtualServer): Unsupported[] {
   for (const [i, rs] of (vs.realServers ?? []).entries())
     forwarding(rs.forwarding, ['realServers', i, 'forwarding']);
   if (vs.sorryServer) forwarding(vs.sorryServer.forwarding, ['sorryServer', 'forwarding']);
+  if ((vs.schedulerFlags ?? []).length > 0)
+    out.push({
+      path: ['schedulerFlags'],
+      message:
+        'scheduler flags are IPVS options; with dataplane nftables drop them (sh hashes the source address alone)',
+    });
+  // nft 1.0.6 aborts when the packet path adds a key over 16 bytes to a dynamic map, and an
+  // IPv6 client plus VIP is 32.
+  if (vs.persistence !== undefined && vs.address?.includes(':'))
+    out.push({
+      path: ['persistence'],
+      message:
+        'persistence on an IPv6 virtual server needs IPVS: nft 1.0.6 cannot key a dynamic map by an IPv6 client and address (16-byte limit); with nftables use scheduler sh, which keeps a client on one real server while the set is unchanged',
+    });
   if (vs.fwmark !== undefined)
     out.push({
       path: ['fwmark'],
