@@ -1,5 +1,6 @@
 import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-driver.ts';
 import type { OpenTransport } from '../drivers/vrrp-socket/transport.ts';
+import { formatDiagnostic } from '../model/diagnostic.ts';
 import { type NodeView, type ViewInstance, virtualServerKey } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
 import { type NotifyEvent, type NotifyScripts, type NotifyState, runNotify } from '../notify/run-notify.ts';
@@ -20,6 +21,7 @@ import {
   type SyncMember,
   syncFaultReason,
 } from '../vrrp/sync-group.ts';
+import { desiredFor } from './load-desired.ts';
 import { primaryAddress } from './primary-address.ts';
 import {
   type LoadBalancer,
@@ -36,9 +38,11 @@ import { startTracking, type Trackable, type Tracking } from './trackers.ts';
 // Every dependency that touches the kernel or the clock comes in, so the same code runs
 // in unit tests against fakes and in the lab against namespaces.
 //
-// Revisions: the Git loop (issue 5) will call `applyRevision` with each new repository
-// that passed the gate. Until the planner can tell a hitless change from a disruptive
-// one, the agent keeps running what it started with and says so.
+// Revisions: a source (SIGHUP on the directory today, the Git loop later) calls
+// `applyRevision` with each new repository that passed the gate. A revision that changes
+// only load balancing is applied in place (checks kept, real servers added or drained);
+// one that changes the VRRP side is not applied at all until hot reload of instances
+// lands — a revision is applied whole or not at all — and the agent says so.
 
 export interface AgentDeps {
   openTransport: OpenTransport;
@@ -91,12 +95,17 @@ export interface RevisionSource {
 export interface Agent {
   readonly instances: readonly VrrpInstance[];
   status(): AgentStatus;
-  applyRevision(repository: Repository, revision: string): void;
+  /** Applies a gated revision; resolves with what happened (also logged). */
+  applyRevision(repository: Repository, revision: string): Promise<RevisionOutcome>;
   /** Make-before-break stop of every instance; resolves when every VIP is released. */
   stop(): Promise<void>;
   /** Silent exit without touching VIPs (a second signal, or a test simulating a crash). */
   abandon(): Promise<void>;
 }
+
+export type RevisionOutcome =
+  | { applied: true; revision: string }
+  | { applied: false; revision: string; reason: string };
 
 export type AgentResult = { ok: true; agent: Agent } | { ok: false; message: string };
 
@@ -231,10 +240,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   if (view.virtualServers.length > 0) {
     if (!deps.dataplanes)
       return { ok: false, message: 'virtual servers need a dataplane, and none was given' };
-    const mine = new Set(view.virtualServers.map((v) => v.key));
-    const docs = (start.repository.cluster.doc.virtualServers ?? []).filter((vs) =>
-      mine.has(virtualServerKey(vs)),
-    );
+    const docs = virtualServerDocs(start.repository, view);
     const started = await startLoadBalancer(view, docs, {
       dataplanes: deps.dataplanes,
       clock: deps.clock,
@@ -342,24 +348,45 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   });
 
   let stopping: Promise<void> | undefined;
+  let current = start.revision;
+  let currentView = view;
   const agent: Agent = {
     instances: started,
     status: () => ({
       node,
-      revision: start.revision,
+      revision: current,
       startedAt,
       instances: started.map((i) => i.status()),
       ...(lb ? { loadBalancer: lb.status() } : {}),
     }),
-    applyRevision: (_repository, revision) => {
-      deps.log({
-        level: 'warn',
-        event: 'revision-ignored',
-        revision,
-        running: start.revision,
-        message:
-          'hot reload is not supported yet: the agent keeps running its first revision; restart it to apply',
-      });
+    applyRevision: async (repository, revision) => {
+      const refuse = (reason: string): RevisionOutcome => {
+        deps.log({ level: 'warn', event: 'revision-refused', revision, running: current, message: reason });
+        return { applied: false, revision, reason };
+      };
+      if (stopping) return refuse('the agent is stopping');
+      const next = desiredFor(repository, node);
+      if (!next.ok)
+        return refuse(
+          `the revision does not pass the gate: ${next.diagnostics.map(formatDiagnostic).join('; ')}`,
+        );
+      if (vrrpPart(next.view) !== vrrpPart(currentView))
+        return refuse(
+          'it changes VRRP instances, sync groups or trackers: that is applied by restarting the agent until hot reload of instances lands; nothing was changed',
+        );
+      const docs = virtualServerDocs(repository, next.view);
+      if (lb === undefined && next.view.virtualServers.length > 0)
+        return refuse('it adds the first virtual servers of this node: that takes a restart of the agent');
+      if (lb !== undefined) {
+        if (next.view.virtualServers.length === 0)
+          return refuse('it removes every virtual server of this node: that takes a restart of the agent');
+        const r = await lb.applyView(next.view, docs);
+        if (!r.ok) return refuse(r.message);
+      }
+      current = revision;
+      currentView = next.view;
+      deps.log({ level: 'info', event: 'revision-applied', revision });
+      return { applied: true, revision };
     },
     stop: () => {
       stopping ??= (async () => {
@@ -385,9 +412,21 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   return { ok: true, agent };
 }
 
+/** The repository's documents of the virtual servers a view runs. */
+function virtualServerDocs(repository: Repository, view: NodeView) {
+  const mine = new Set(view.virtualServers.map((v) => v.key));
+  return (repository.cluster.doc.virtualServers ?? []).filter((vs) => mine.has(virtualServerKey(vs)));
+}
+
+/** Everything of a view the VRRP side runs from: equal text, nothing for VRRP to change. */
+function vrrpPart(view: NodeView): string {
+  const { virtualServers, virtualServerGroups, dataplane, ...vrrp } = view;
+  return JSON.stringify(vrrp);
+}
+
 /** Connects a revision source to an agent; returns the function that disconnects it. */
 export function followRevisions(agent: Agent, source: RevisionSource): () => void {
-  return source.subscribe((repository, revision) => agent.applyRevision(repository, revision));
+  return source.subscribe((repository, revision) => void agent.applyRevision(repository, revision));
 }
 
 /** The notify state for a transition's target; none for Stopping (STOP follows when it ends). */

@@ -44,6 +44,12 @@ export interface LoadBalancerStatus extends LbStatus {
 
 export interface LoadBalancer {
   status(): LoadBalancerStatus;
+  /**
+   * A revision's virtual servers, applied without a restart: unchanged checks keep running,
+   * added real servers join once checked, removed ones drain. Refused (nothing changes) when
+   * the chosen dataplane cannot run it or the revision pins another dataplane.
+   */
+  applyView(view: NodeView, docs: readonly VirtualServer[]): Promise<{ ok: true } | { ok: false; message: string }>;
   /** Stops the checks; with `clear`, removes what keepgit put in the dataplane. */
   stop(opts: { clear: boolean }): Promise<void>;
 }
@@ -62,16 +68,8 @@ export async function startLoadBalancer(
   const chosen = await selectDataplane(view.dataplane, deps.dataplanes);
   if (!chosen.ok) return { ok: false, message: chosen.message };
   const kind = chosen.dataplane.kind;
-  const refusals = docs.flatMap((vs) =>
-    unsupportedOn(kind, vs).map((u) => `virtual server ${vs.name ?? vs.address ?? vs.fwmark}: ${u.message}`),
-  );
-  if (refusals.length > 0) {
-    const needs = kind === 'nftables' ? 'IPVS' : 'nftables';
-    return {
-      ok: false,
-      message: `${chosen.reason}, and this revision needs ${needs}:\n  ${refusals.join('\n  ')}`,
-    };
-  }
+  const refused = refusalsFor(kind, chosen.reason, docs);
+  if (refused !== undefined) return { ok: false, message: refused };
   deps.log({
     level: 'info',
     event: 'dataplane-selected',
@@ -129,6 +127,7 @@ export async function startLoadBalancer(
         ...(e.event === 'check-failed' ? { message: `${e.reason} (${e.outcome})` } : {}),
       }),
   });
+  let current = view;
   scheduler.update(scheduledServers(view, deps.probeEnv));
   await reconciler.start(new Map(facts));
   started = true;
@@ -153,6 +152,19 @@ export async function startLoadBalancer(
         warnings,
         realServers: scheduler.snapshot(),
       }),
+      applyView: async (next, nextDocs) => {
+        if (next.dataplane !== current.dataplane)
+          return {
+            ok: false,
+            message: `the revision changes dataplane from ${current.dataplane} to ${next.dataplane}: that takes a restart of the agent`,
+          };
+        const why = refusalsFor(kind, chosen.reason, nextDocs);
+        if (why !== undefined) return { ok: false, message: why };
+        current = next;
+        scheduler.update(scheduledServers(next, deps.probeEnv));
+        await reconciler.setView(next);
+        return { ok: true };
+      },
       stop: async (opts) => {
         scheduler.stop();
         await reconciler.stop(opts);
@@ -229,4 +241,14 @@ function forwardingWarnings(view: NodeView, read: (path: string) => string | und
       );
   }
   return out;
+}
+
+/** What the chosen dataplane cannot run of these virtual servers, as one message; undefined if all can run. */
+function refusalsFor(kind: 'nftables' | 'ipvs', reason: string, docs: readonly VirtualServer[]): string | undefined {
+  const refusals = docs.flatMap((vs) =>
+    unsupportedOn(kind, vs).map((u) => `virtual server ${vs.name ?? vs.address ?? vs.fwmark}: ${u.message}`),
+  );
+  if (refusals.length === 0) return undefined;
+  const needs = kind === 'nftables' ? 'IPVS' : 'nftables';
+  return `${reason}, and this revision needs ${needs}:\n  ${refusals.join('\n  ')}`;
 }

@@ -13,7 +13,7 @@ import { FakeTime } from '../../src/vrrp/instance-timers.ts';
 // nftables), checks turned into facts, facts into the dataplane's content, a revision that
 // needs IPVS refused on a node without it, and the services removed on a graceful stop.
 
-const cluster = (scheduler: string) => `apiVersion: keepgit/v1
+const cluster = (scheduler: string, extra = '') => `apiVersion: keepgit/v1
 kind: Cluster
 metadata: { name: lb }
 instances:
@@ -33,7 +33,18 @@ virtualServers:
       - { address: 198.51.100.11 }
       - address: 198.51.100.12
         checks: [{ type: misc, script: /usr/local/bin/check-12, delayLoop: 1s, connectTimeout: 1s }]
-`;
+${extra}`;
+
+function repo(text: string) {
+  const loaded = loadRepository(
+    new Map([
+      ['keepgit.yaml', text],
+      ['nodes/lb1.yaml', 'apiVersion: keepgit/v1\nkind: Node\nmetadata: { name: lb1 }\n'],
+    ]),
+  );
+  assert.ok(loaded.repository, JSON.stringify(loaded.diagnostics));
+  return loaded.repository;
+}
 
 async function start(scheduler: string, kernel: FakeKernel, health: { ok: boolean }) {
   const loaded = loadRepository(
@@ -130,5 +141,34 @@ describe('agent load balancing (fakes)', () => {
       /^auto: kernel has no IPVS, using nftables, and this revision needs IPVS:\n {2}virtual server www: scheduler wlc needs IPVS; with dataplane nftables use one of rr, wrr, sh, dh, random$/,
     );
     assert.deepEqual(kernel.services, []);
+  });
+
+  it('applies a revision that only changes real servers in place: added at once, removed after draining', async () => {
+    const kernel: FakeKernel = { services: [] };
+    const { r, time, logs } = await start('rr', kernel, { ok: true });
+    assert.ok(r.ok, r.ok ? '' : r.message);
+    const added = await r.agent.applyRevision(
+      repo(cluster('rr', '      - { address: 198.51.100.13 }\n')),
+      'add-13',
+    );
+    assert.deepEqual(added, { applied: true, revision: 'add-13' });
+    assert.deepEqual(held(kernel), [
+      'www 198.51.100.11:80=1',
+      'www 198.51.100.12:80=1',
+      'www 198.51.100.13:80=1',
+    ]);
+    // Back to the first revision: .13 drains at weight 0 for drainTime (default 10 s), then goes.
+    assert.equal((await r.agent.applyRevision(repo(cluster('rr')), 'drop-13')).applied, true);
+    assert.ok(held(kernel).includes('www 198.51.100.13:80=0'));
+    await time.advance(10_000);
+    assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1', 'www 198.51.100.12:80=1']);
+    // A revision the dataplane cannot run is refused whole: the kernel keeps what it had.
+    const refused = await r.agent.applyRevision(repo(cluster('wlc')), 'wlc');
+    assert.equal(refused.applied, false);
+    assert.match(refused.applied ? '' : refused.reason, /scheduler wlc needs IPVS/);
+    assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1', 'www 198.51.100.12:80=1']);
+    assert.equal(r.agent.status().revision, 'drop-13');
+    assert.ok(logs.some((l) => l.event === 'revision-refused' && l.revision === 'wlc'));
+    await r.agent.abandon();
   });
 });

@@ -105,9 +105,15 @@ describe('keepgit agent (fakes)', () => {
     assert.ok(!(await addrs(a.addresses)).includes('2001:db8::100/64'));
     assert.ok((await addrs(b.addresses)).includes('2001:db8::100/64'));
 
-    // A revision is not applied yet: said so, and nothing moves.
-    a.agent.applyRevision(repository(), 'next');
-    assert.ok(logs.some((l) => l.event === 'revision-ignored'));
+    // A revision that leaves VRRP as it is applies at once; one that changes an instance is
+    // refused whole (until hot reload of instances lands), and nothing moves.
+    assert.deepEqual(await a.agent.applyRevision(repository(), 'same'), { applied: true, revision: 'same' });
+    assert.equal(a.agent.status().revision, 'same');
+    const changed = await a.agent.applyRevision(repository(cluster().replace('vrid: 52', 'vrid: 53')), 'next');
+    assert.equal(changed.applied, false);
+    assert.match(changed.applied ? '' : changed.reason, /changes VRRP instances.*nothing was changed/);
+    assert.ok(logs.some((l) => l.event === 'revision-refused' && l.revision === 'next'));
+    assert.equal(a.agent.status().revision, 'same');
 
     const stopped = Promise.all([a.agent.stop(), b.agent.stop()]);
     await time.advance(1000);
