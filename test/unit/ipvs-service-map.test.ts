@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Service } from '../../src/drivers/dataplane/dataplane.ts';
+import { IPVS_SCHEDULERS } from '../../src/drivers/dataplane/ipvs-capabilities.ts';
 import {
   AF_INET,
   AF_INET6,
@@ -8,7 +9,7 @@ import {
   IP_VS_SVC_F,
   IPPROTO,
 } from '../../src/drivers/ipvs/ip-vs-constants.ts';
-import { fromIpvs, IPVS_SCHEDULERS, toIpvs } from '../../src/drivers/ipvs/ipvs-service-map.ts';
+import { fromIpvs, toIpvs } from '../../src/drivers/ipvs/ipvs-service-map.ts';
 
 // keepalived's vocabulary (the dataplane's Service) to IPVS records and back: every
 // lb_algo and lb_kind, persistence, scheduler flags, fwmark; and the refusals, each naming

@@ -1,16 +1,9 @@
 import { canonicalContent } from './content-canonical.ts';
 import { checkContent, describeRefusals } from './content-check.ts';
 import { diffServices } from './content-diff.ts';
-import type {
-  ApplyStats,
-  Dataplane,
-  DataplaneCapabilities,
-  DataplaneContent,
-  DataplaneKind,
-  Probe,
-  Service,
-} from './dataplane.ts';
+import type { ApplyStats, Dataplane, DataplaneContent, DataplaneKind, Probe, Service } from './dataplane.ts';
 import { DataplaneError } from './dataplane.ts';
+import { IPVS_CAPABILITIES, IPVS_SCHEDULERS } from './ipvs-capabilities.ts';
 import { NFT_CAPABILITIES, prepareForNftables } from './nft-refusals.ts';
 
 // An in-memory dataplane for the layers above (planner, reconcile loop): it holds what it
@@ -18,32 +11,6 @@ import { NFT_CAPABILITIES, prepareForNftables } from './nft-refusals.ts';
 // dataplane it stands for refuses (as nftables: the same checks, the same words), applies
 // all or nothing and counts what changed. Hooks let a test make the "kernel" reject the
 // next apply, change the content behind the driver's back, or be missing altogether.
-
-export const IPVS_SCHEDULERS = [
-  'rr',
-  'wrr',
-  'lc',
-  'wlc',
-  'lblc',
-  'lblcr',
-  'dh',
-  'sh',
-  'sed',
-  'nq',
-  'fo',
-  'ovf',
-  'mh',
-  'twos',
-] as const;
-
-const IPVS_CAPABILITIES: DataplaneCapabilities = {
-  kind: 'ipvs',
-  schedulers: IPVS_SCHEDULERS,
-  forwarding: ['nat', 'dr', 'tun'],
-  protocols: ['TCP', 'UDP', 'SCTP'],
-  fwmark: true,
-  persistence: true,
-};
 
 export interface FakeDataplaneOptions {
   /** Which dataplane it stands for (default nftables). */

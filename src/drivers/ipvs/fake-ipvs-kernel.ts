@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { IPVS_SCHEDULERS } from '../dataplane/ipvs-capabilities.ts';
 import { commandAttrs, decodeDestAttrs, decodeServiceAttrs, decodeServiceFlags } from './decode-ipvs.ts';
 import type { GenlSocket } from './genl-socket.ts';
 import { inetAddrBytes } from './ip-bytes.ts';
@@ -31,7 +32,6 @@ import {
   type IpvsServiceId,
   serviceIdKey,
 } from './ipvs-records.ts';
-import { IPVS_SCHEDULERS } from './ipvs-service-map.ts';
 import {
   concat,
   genlHeader,

@@ -2,17 +2,17 @@ import { performance } from 'node:perf_hooks';
 import {
   type ApplyStats,
   type Dataplane,
-  type DataplaneCapabilities,
   type DataplaneContent,
   DataplaneError,
   type Probe,
 } from '../dataplane/dataplane.ts';
+import { IPVS_CAPABILITIES } from '../dataplane/ipvs-capabilities.ts';
 import type { GenlSocket } from './genl-socket.ts';
 import { IpvsClient } from './ipvs-client.ts';
 import { errnoName, NO_IPVS_MESSAGE } from './ipvs-errors.ts';
 import { memoryOwnership, type OwnedService, type OwnershipStore } from './ipvs-ownership.ts';
 import { describeService, type IpvsService, serviceIdKey, serviceIdOf } from './ipvs-records.ts';
-import { fromIpvs, IPVS_SCHEDULERS, toIpvs } from './ipvs-service-map.ts';
+import { fromIpvs, toIpvs } from './ipvs-service-map.ts';
 import { openGenlSocket } from './netlink-genl-socket.ts';
 import { type OwnedEntry, planIpvsApply } from './plan-ipvs-apply.ts';
 import { runIpvsJournal } from './run-ipvs-journal.ts';
@@ -22,15 +22,6 @@ import { runIpvsJournal } from './run-ipvs-journal.ts';
 // a service someone else made, even one that collides with a desired one (kube-vip's IPVS
 // entries fighting kube-proxy's over the same service is the failure this prevents).
 // Applies are planned by planIpvsApply and journaled by runIpvsJournal.
-
-export const IPVS_CAPABILITIES: DataplaneCapabilities = {
-  kind: 'ipvs',
-  schedulers: IPVS_SCHEDULERS,
-  forwarding: ['nat', 'dr', 'tun'],
-  protocols: ['TCP', 'UDP', 'SCTP'],
-  fwmark: true,
-  persistence: true,
-};
 
 export interface IpvsDataplaneOptions {
   /** Opens the generic netlink socket, once, on first use (default: the real kernel). */

@@ -1,4 +1,5 @@
 import type { Destination, Forwarding, Protocol, Service } from '../dataplane/dataplane.ts';
+import { IPVS_SCHEDULERS } from '../dataplane/ipvs-capabilities.ts';
 import { afOf, canonicalAddress } from './ip-bytes.ts';
 import { AF_INET, AF_INET6, IP_VS_CONN_F, IP_VS_SVC_F, IPPROTO } from './ip-vs-constants.ts';
 import type { IpvsAf, IpvsDest, IpvsEntry, IpvsService } from './ipvs-records.ts';
@@ -6,24 +7,6 @@ import type { IpvsAf, IpvsDest, IpvsEntry, IpvsService } from './ipvs-records.ts
 // The dataplane's Service (keepalived's vocabulary) to IPVS records and back. Everything
 // IPVS cannot express is refused here, naming the field and the alternative, before any
 // message is sent.
-
-/** The schedulers of the kernel's ip_vs_* modules. IPVS has no "random" (nftables has). */
-export const IPVS_SCHEDULERS = [
-  'rr',
-  'wrr',
-  'lc',
-  'wlc',
-  'lblc',
-  'lblcr',
-  'dh',
-  'sh',
-  'sed',
-  'nq',
-  'fo',
-  'ovf',
-  'mh',
-  'twos',
-] as const;
 
 export const IPVS_SCHEDULER_FLAGS = [
   'sh-fallback',
