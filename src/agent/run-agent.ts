@@ -14,13 +14,7 @@ import type { Announcer } from '../vrrp/instance-announcer.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import type { Clock, Timers } from '../vrrp/instance-timers.ts';
 import type { VrrpStateName } from '../vrrp/state-machine.ts';
-import {
-  createSyncGroup,
-  type GroupState,
-  type SyncGroup,
-  type SyncMember,
-  syncFaultReason,
-} from '../vrrp/sync-group.ts';
+import { createSyncGroup, type SyncGroup, type SyncMember, syncFaultReason } from '../vrrp/sync-group.ts';
 import { desiredFor } from './load-desired.ts';
 import { primaryAddress } from './primary-address.ts';
 import {
@@ -203,7 +197,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       createSyncGroup(g.name, members, {
         log: deps.log,
         onGroupState: (state) => {
-          const ns = groupNotifyState(state);
+          const ns = notifyState(state);
           if (ns !== undefined)
             notifyEvent(g.notify, { type: 'GROUP', name: g.name, state: ns, priority: 0 }, { group: g.name });
         },
@@ -442,19 +436,6 @@ function notifyState(to: VrrpStateName): NotifyState | undefined {
       return 'STOP';
     case 'Stopping':
       return undefined;
-  }
-}
-
-function groupNotifyState(state: GroupState): NotifyState | undefined {
-  switch (state) {
-    case 'Master':
-      return 'MASTER';
-    case 'Backup':
-      return 'BACKUP';
-    case 'Fault':
-      return 'FAULT';
-    case 'Initialize':
-      return 'STOP';
   }
 }
 
