@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { desiredFor } from '../../src/agent/load-desired.ts';
 import { runAgent } from '../../src/agent/run-agent.ts';
-import { loadRepository } from '../../src/config/load-repository.ts';
 import { FakeAddressDriver } from '../../src/drivers/addresses/fake-address-driver.ts';
 import { createFakeDataplane, type FakeKernel } from '../../src/drivers/dataplane/fake-dataplane.ts';
 import { FakeSegment } from '../../src/drivers/vrrp-socket/fake-transport.ts';
 import type { LogEntry } from '../../src/vrrp/instance-log.ts';
 import { FakeTime } from '../../src/vrrp/instance-timers.ts';
+import { fakeAgentDeps, repositoryOf, viewOf } from './agent-fakes.ts';
 
 // The agent's load balancing with fakes: the dataplane chosen by probing (no IPVS here →
 // nftables), checks turned into facts, facts into the dataplane's content, a revision that
@@ -35,42 +34,17 @@ virtualServers:
         checks: [{ type: misc, script: /usr/local/bin/check-12, delayLoop: 1s, connectTimeout: 1s }]
 ${extra}`;
 
-function repo(text: string) {
-  const loaded = loadRepository(
-    new Map([
-      ['keepgit.yaml', text],
-      ['nodes/lb1.yaml', 'apiVersion: keepgit/v1\nkind: Node\nmetadata: { name: lb1 }\n'],
-    ]),
-  );
-  assert.ok(loaded.repository, JSON.stringify(loaded.diagnostics));
-  return loaded.repository;
-}
-
 async function start(scheduler: string, kernel: FakeKernel, health: { ok: boolean }) {
-  const loaded = loadRepository(
-    new Map([
-      ['keepgit.yaml', cluster(scheduler)],
-      ['nodes/lb1.yaml', 'apiVersion: keepgit/v1\nkind: Node\nmetadata: { name: lb1 }\n'],
-    ]),
-  );
-  assert.ok(loaded.repository, JSON.stringify(loaded.diagnostics));
-  const desired = desiredFor(loaded.repository, 'lb1');
-  assert.ok(desired.ok, JSON.stringify(desired));
+  const repository = repositoryOf(cluster(scheduler));
   const addresses = new FakeAddressDriver();
   addresses.outside.addAddress({ address: '192.0.2.11/24', dev: 'eth0' });
   const time = new FakeTime();
   const logs: LogEntry[] = [];
   const r = await runAgent(
-    { node: 'lb1', repository: loaded.repository, view: desired.view, revision: 'test' },
-    {
+    { node: 'lb1', repository, view: viewOf(repository, 'lb1'), revision: 'test' },
+    fakeAgentDeps(time, logs, {
       openTransport: new FakeSegment().open,
       addresses,
-      clock: time,
-      timers: time,
-      log: (e) => logs.push(e),
-      secrets: { env: {}, readFile: () => '' },
-      getent: async () => undefined,
-      self: { user: 'agent', uid: 1234, gid: 1234 },
       runner: async () => ({ kind: 'exit', code: 0 }),
       dataplanes: {
         ipvs: createFakeDataplane({
@@ -84,7 +58,7 @@ async function start(scheduler: string, kernel: FakeKernel, health: { ok: boolea
         miscProbe: async () =>
           health.ok ? { ok: true, latencyMs: 1 } : { ok: false, latencyMs: 1, reason: 'exit status 1' },
       },
-    },
+    }),
   );
   return { r, time, logs };
 }
@@ -148,7 +122,7 @@ describe('agent load balancing (fakes)', () => {
     const { r, time, logs } = await start('rr', kernel, { ok: true });
     assert.ok(r.ok, r.ok ? '' : r.message);
     const added = await r.agent.applyRevision(
-      repo(cluster('rr', '      - { address: 198.51.100.13 }\n')),
+      repositoryOf(cluster('rr', '      - { address: 198.51.100.13 }\n')),
       'add-13',
     );
     assert.deepEqual(added, { applied: true, revision: 'add-13' });
@@ -158,12 +132,12 @@ describe('agent load balancing (fakes)', () => {
       'www 198.51.100.13:80=1',
     ]);
     // Back to the first revision: .13 drains at weight 0 for drainTime (default 10 s), then goes.
-    assert.equal((await r.agent.applyRevision(repo(cluster('rr')), 'drop-13')).applied, true);
+    assert.equal((await r.agent.applyRevision(repositoryOf(cluster('rr')), 'drop-13')).applied, true);
     assert.ok(held(kernel).includes('www 198.51.100.13:80=0'));
     await time.advance(10_000);
     assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1', 'www 198.51.100.12:80=1']);
     // A revision the dataplane cannot run is refused whole: the kernel keeps what it had.
-    const refused = await r.agent.applyRevision(repo(cluster('wlc')), 'wlc');
+    const refused = await r.agent.applyRevision(repositoryOf(cluster('wlc')), 'wlc');
     assert.equal(refused.applied, false);
     assert.match(refused.applied ? '' : refused.reason, /scheduler wlc needs IPVS/);
     assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1', 'www 198.51.100.12:80=1']);

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { desiredFor } from '../../src/agent/load-desired.ts';
 import { runAgent } from '../../src/agent/run-agent.ts';
-import { loadRepository } from '../../src/config/load-repository.ts';
 import { FakeAddressDriver } from '../../src/drivers/addresses/fake-address-driver.ts';
 import { FakeSegment } from '../../src/drivers/vrrp-socket/fake-transport.ts';
 import type { ScriptCommand } from '../../src/track/argv.ts';
@@ -12,6 +10,7 @@ import type { LogEntry } from '../../src/vrrp/instance-log.ts';
 import { FakeTime } from '../../src/vrrp/instance-timers.ts';
 import type { VrrpStateName } from '../../src/vrrp/state-machine.ts';
 import { createSyncGroup, type SyncMember, syncFaultReason } from '../../src/vrrp/sync-group.ts';
+import { fakeAgentDeps, repositoryOf, viewOf } from './agent-fakes.ts';
 
 // Sync groups: the coordinator alone with fake members, then two agents on a fake segment
 // whose outside and inside instances must always be master on the same node.
@@ -139,16 +138,7 @@ async function startNode(
   time: FakeTime,
   check: { ok: boolean },
 ) {
-  const loaded = loadRepository(
-    new Map([
-      ['keepgit.yaml', cluster],
-      ['nodes/lb1.yaml', 'apiVersion: keepgit/v1\nkind: Node\nmetadata: { name: lb1 }\n'],
-      ['nodes/lb2.yaml', 'apiVersion: keepgit/v1\nkind: Node\nmetadata: { name: lb2 }\n'],
-    ]),
-  );
-  assert.ok(loaded.repository, JSON.stringify(loaded.diagnostics));
-  const desired = desiredFor(loaded.repository, node);
-  assert.ok(desired.ok);
+  const repository = repositoryOf(cluster, ['lb1', 'lb2']);
   const addresses = new FakeAddressDriver();
   addresses.outside.addLink({ name: 'eth1' });
   addresses.outside.addAddress({ address: `192.0.2.${10 + n}/24`, dev: 'eth0' });
@@ -160,18 +150,8 @@ async function startNode(
     return { kind: 'exit', code: cmd.argv[0] === NOTIFY || check.ok ? 0 : 1 };
   };
   const r = await runAgent(
-    { node, repository: loaded.repository, view: desired.view, revision: 'test' },
-    {
-      openTransport: segment.open,
-      addresses,
-      clock: time,
-      timers: time,
-      log: (e) => logs.push(e),
-      secrets: { env: {}, readFile: () => '' },
-      runner,
-      getent: async () => undefined,
-      self: { user: 'agent', uid: 1234, gid: 1234 },
-    },
+    { node, repository, view: viewOf(repository, node), revision: 'test' },
+    fakeAgentDeps(time, logs, { openTransport: segment.open, addresses, runner }),
   );
   assert.ok(r.ok, r.ok ? '' : r.message);
   const states = () => Object.fromEntries(r.agent.status().instances.map((i) => [i.name, i.state]));

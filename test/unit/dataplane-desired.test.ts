@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadRepository } from '../../src/config/load-repository.ts';
 import type { Service } from '../../src/drivers/dataplane/dataplane.ts';
 import { nodeView } from '../../src/model/node-view.ts';
 import {
@@ -9,6 +8,7 @@ import {
   factKey,
   type RealServerFact,
 } from '../../src/plan/dataplane-desired.ts';
+import { repositoryOf } from './agent-fakes.ts';
 
 // From virtual servers and check facts to the dataplane's content: keepalived's rules for
 // down servers, inhibit_on_failure, misc_dynamic, quorum with hysteresis, the sorry server,
@@ -52,16 +52,10 @@ virtualServers:
 `;
 
 function view() {
-  const r = loadRepository(
-    new Map([
-      ['keepgit.yaml', cluster],
-      ['nodes/lb1.yaml', 'apiVersion: keepgit/v1\nkind: Node\nmetadata: { name: lb1 }\n'],
-    ]),
-  );
-  assert.ok(r.repository, JSON.stringify(r.diagnostics));
+  const repository = repositoryOf(cluster);
   return nodeView(
-    r.repository.cluster.doc,
-    r.repository.nodes.map((n) => n.doc),
+    repository.cluster.doc,
+    repository.nodes.map((n) => n.doc),
     'lb1',
   );
 }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadRepository } from '../../src/config/load-repository.ts';
 import {
   type ApplyStats,
   type Dataplane,
@@ -12,6 +11,7 @@ import { factKey } from '../../src/plan/dataplane-desired.ts';
 import { LbReconciler } from '../../src/reconcile/lb-reconciler.ts';
 import type { LogEntry } from '../../src/vrrp/instance-log.ts';
 import { FakeTime } from '../../src/vrrp/instance-timers.ts';
+import { repositoryOf } from './agent-fakes.ts';
 
 // The reconciler around the pure planner: facts and revisions in, one apply at a time out,
 // drains timed, refusals kept in status with the previous content left alone.
@@ -30,16 +30,10 @@ ${servers.map((a) => `      - { address: ${a}, checks: [{ type: tcp }] }`).join(
 `;
 
 function view(servers: string[], drain?: string) {
-  const r = loadRepository(
-    new Map([
-      ['keepgit.yaml', cluster(servers, drain)],
-      ['nodes/lb1.yaml', 'apiVersion: keepgit/v1\nkind: Node\nmetadata: { name: lb1 }\n'],
-    ]),
-  );
-  assert.ok(r.repository, JSON.stringify(r.diagnostics));
+  const repository = repositoryOf(cluster(servers, drain));
   return nodeView(
-    r.repository.cluster.doc,
-    r.repository.nodes.map((n) => n.doc),
+    repository.cluster.doc,
+    repository.nodes.map((n) => n.doc),
     'lb1',
   );
 }
