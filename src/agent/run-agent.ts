@@ -1,4 +1,5 @@
 import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-driver.ts';
+import type { HopLimitGuard } from '../drivers/vrrp-socket/hop-limit-guard.ts';
 import type { OpenTransport } from '../drivers/vrrp-socket/transport.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { type NodeView, type ViewInstance, virtualServerKey } from '../model/node-view.ts';
@@ -62,6 +63,8 @@ export interface AgentDeps {
   /** Probe environment of the health checks (tests replace MISC probes, file I/O). */
   probeEnv?: LoadBalancerDeps['probeEnv'];
   readSysctl?: LoadBalancerDeps['readSysctl'];
+  /** The kernel-side IPv6 hop-limit check for VRRP (installed when an instance speaks IPv6). */
+  hopLimitGuard?: HopLimitGuard;
 }
 
 export interface AgentStart {
@@ -79,6 +82,8 @@ export interface AgentStatus {
   instances: InstanceStatus[];
   /** Present when the node runs virtual servers. */
   loadBalancer?: LoadBalancerStatus;
+  /** Present when an instance speaks IPv6: whether off-link adverts are dropped by the kernel. */
+  ipv6HopLimitCheck?: { installed: boolean; message?: string };
 }
 
 /** Anything that produces new desired states: a directory watcher, the Git loop, a webhook. */
@@ -290,6 +295,15 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   };
   const unsubscribe = deps.addresses.subscribe(onEvent);
 
+  // IPv6 adverts' hop limit is invisible to our sockets: the kernel checks it for us.
+  let hopCheck: AgentStatus['ipv6HopLimitCheck'];
+  const guard = view.instances.some((v) => v.family === 6) ? deps.hopLimitGuard : undefined;
+  if (guard) {
+    const r = await guard.install();
+    hopCheck = r.ok ? { installed: true } : { installed: false, message: r.message };
+    if (!r.ok) deps.log({ level: 'warn', event: 'hop-limit-check-missing', message: r.message });
+  }
+
   const started: VrrpInstance[] = [];
   for (const inst of prepared) {
     try {
@@ -352,6 +366,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       startedAt,
       instances: started.map((i) => i.status()),
       ...(lb ? { loadBalancer: lb.status() } : {}),
+      ...(hopCheck ? { ipv6HopLimitCheck: hopCheck } : {}),
     }),
     applyRevision: async (repository, revision) => {
       const refuse = (reason: string): RevisionOutcome => {
@@ -390,6 +405,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
         await Promise.all(started.map((i) => i.stop()));
         // keepalived removes its virtual servers when it stops; so do we, after the VIPs.
         await lb?.stop({ clear: true });
+        if (hopCheck?.installed) await guard?.remove();
         // The STOP notify scripts (bounded by their timeout) finish before we say stopped.
         await Promise.all(notifying);
         deps.log({ level: 'info', event: 'agent-stopped', node });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { desiredFor } from '../../src/agent/load-desired.ts';
 import { createLogger } from '../../src/agent/log.ts';
 import { primaryAddress } from '../../src/agent/primary-address.ts';
-import { type AgentStatus, runAgent } from '../../src/agent/run-agent.ts';
+import { type AgentDeps, type AgentStatus, runAgent } from '../../src/agent/run-agent.ts';
 import { parseListen } from '../../src/api/listen.ts';
 import { statusApp } from '../../src/api/status-app.ts';
 import { loadRepository } from '../../src/config/load-repository.ts';
@@ -55,7 +55,14 @@ function host(n: number) {
   return d;
 }
 
-async function start(node: string, n: number, segment: FakeSegment, time: FakeTime, logs: LogEntry[]) {
+async function start(
+  node: string,
+  n: number,
+  segment: FakeSegment,
+  time: FakeTime,
+  logs: LogEntry[],
+  extra: Partial<AgentDeps> = {},
+) {
   const repo = repository();
   const desired = desiredFor(repo, node);
   assert.ok(desired.ok);
@@ -70,6 +77,7 @@ async function start(node: string, n: number, segment: FakeSegment, time: FakeTi
       log: (e) => logs.push({ ...e, node }),
       secrets: { env: {}, readFile: () => '' },
       wallClock: () => 1_700_000_000_000 + time.now(),
+      ...extra,
     },
   );
   assert.ok(r.ok, r.ok ? '' : r.message);
@@ -109,7 +117,10 @@ describe('keepgit agent (fakes)', () => {
     // refused whole (until hot reload of instances lands), and nothing moves.
     assert.deepEqual(await a.agent.applyRevision(repository(), 'same'), { applied: true, revision: 'same' });
     assert.equal(a.agent.status().revision, 'same');
-    const changed = await a.agent.applyRevision(repository(cluster().replace('vrid: 52', 'vrid: 53')), 'next');
+    const changed = await a.agent.applyRevision(
+      repository(cluster().replace('vrid: 52', 'vrid: 53')),
+      'next',
+    );
     assert.equal(changed.applied, false);
     assert.match(changed.applied ? '' : changed.reason, /changes VRRP instances.*nothing was changed/);
     assert.ok(logs.some((l) => l.event === 'revision-refused' && l.revision === 'next'));
@@ -144,6 +155,40 @@ describe('keepgit agent (fakes)', () => {
     await time.advance(1000);
     assert.equal(a.agent.status().instances.find((i) => i.name === 'v4')?.state, 'Master');
     await a.agent.abandon();
+  });
+
+  it('installs the IPv6 hop-limit check when an instance speaks IPv6, and removes it on stop', async () => {
+    const calls: string[] = [];
+    const guard = {
+      install: async () => {
+        calls.push('install');
+        return { ok: true as const };
+      },
+      dropped: async () => 0,
+      remove: async () => {
+        calls.push('remove');
+      },
+    };
+    const time = new FakeTime();
+    const a = await start('lb1', 1, new FakeSegment(), time, [], { hopLimitGuard: guard });
+    assert.deepEqual(a.agent.status().ipv6HopLimitCheck, { installed: true });
+    const stopped = a.agent.stop();
+    await time.advance(3000);
+    await stopped;
+    assert.deepEqual(calls, ['install', 'remove']);
+
+    const logs: LogEntry[] = [];
+    const failing = {
+      ...guard,
+      install: async () => ({ ok: false as const, message: 'nft is not installed' }),
+    };
+    const b = await start('lb1', 1, new FakeSegment(), new FakeTime(), logs, { hopLimitGuard: failing });
+    assert.deepEqual(b.agent.status().ipv6HopLimitCheck, {
+      installed: false,
+      message: 'nft is not installed',
+    });
+    assert.ok(logs.some((l) => l.event === 'hop-limit-check-missing' && l.level === 'warn'));
+    await b.agent.abandon();
   });
 
   it('puts back a VIP deleted by hand on the master, and leaves a backup alone', async () => {
