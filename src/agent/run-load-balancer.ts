@@ -6,7 +6,7 @@ import type { Dataplane } from '../drivers/dataplane/dataplane.ts';
 import { selectDataplane } from '../drivers/dataplane/select-dataplane.ts';
 import type { VirtualServer } from '../model/cluster-schema.ts';
 import { unsupportedOn } from '../model/dataplane-support.ts';
-import type { NodeView } from '../model/node-view.ts';
+import type { NodeView, ViewVirtualServer } from '../model/node-view.ts';
 import { factKey, type RealServerFact } from '../plan/dataplane-desired.ts';
 import { LbReconciler, type LbStatus } from '../reconcile/lb-reconciler.ts';
 import { parseScript } from '../track/argv.ts';
@@ -49,7 +49,10 @@ export interface LoadBalancer {
    * added real servers join once checked, removed ones drain. Refused (nothing changes) when
    * the chosen dataplane cannot run it or the revision pins another dataplane.
    */
-  applyView(view: NodeView, docs: readonly VirtualServer[]): Promise<{ ok: true } | { ok: false; message: string }>;
+  applyView(
+    view: NodeView,
+    docs: readonly VirtualServer[],
+  ): Promise<{ ok: true } | { ok: false; message: string }>;
   /** Stops the checks; with `clear`, removes what keepgit put in the dataplane. */
   stop(opts: { clear: boolean }): Promise<void>;
 }
@@ -166,8 +169,11 @@ export async function startLoadBalancer(
         return { ok: true };
       },
       stop: async (opts) => {
+        const before = scheduler.snapshot();
         scheduler.stop();
         await reconciler.stop(opts);
+        // omega: on a graceful stop, the down notifiers run as if everything went down.
+        if (opts.clear) for (const vs of current.virtualServers) if (vs.omega) omegaScripts(vs, before, deps);
       },
     },
   };
@@ -244,11 +250,28 @@ function forwardingWarnings(view: NodeView, read: (path: string) => string | und
 }
 
 /** What the chosen dataplane cannot run of these virtual servers, as one message; undefined if all can run. */
-function refusalsFor(kind: 'nftables' | 'ipvs', reason: string, docs: readonly VirtualServer[]): string | undefined {
+function refusalsFor(
+  kind: 'nftables' | 'ipvs',
+  reason: string,
+  docs: readonly VirtualServer[],
+): string | undefined {
   const refusals = docs.flatMap((vs) =>
     unsupportedOn(kind, vs).map((u) => `virtual server ${vs.name ?? vs.address ?? vs.fwmark}: ${u.message}`),
   );
   if (refusals.length === 0) return undefined;
   const needs = kind === 'nftables' ? 'IPVS' : 'nftables';
   return `${reason}, and this revision needs ${needs}:\n  ${refusals.join('\n  ')}`;
+}
+
+/** keepalived's omega: at shutdown, notify_down of each live real server and the quorum_down script. */
+function omegaScripts(
+  vs: ViewVirtualServer,
+  states: readonly RealServerStatus[],
+  deps: LoadBalancerDeps,
+): void {
+  for (const rs of vs.realServers) {
+    const live = states.find((s) => s.virtualServer === vs.key && s.realServer === rs.key)?.up ?? true;
+    if (live && rs.notifyDown) runLbScript(rs.notifyDown, `notify_down of ${rs.key} (omega)`, deps);
+  }
+  if (vs.quorum?.down) runLbScript(vs.quorum.down, `quorum_down of ${vs.key} (omega)`, deps);
 }

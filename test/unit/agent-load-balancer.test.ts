@@ -145,4 +145,43 @@ describe('agent load balancing (fakes)', () => {
     assert.ok(logs.some((l) => l.event === 'revision-refused' && l.revision === 'wlc'));
     await r.agent.abandon();
   });
+
+  it('omega: a graceful stop runs the down notifiers of live servers and quorum_down', async () => {
+    const text = `apiVersion: keepgit/v1
+kind: Cluster
+metadata: { name: lb }
+virtualServers:
+  - name: www
+    address: 203.0.113.10
+    port: 80
+    scheduler: rr
+    omega: true
+    quorum: { up: /usr/local/bin/q-up, down: /usr/local/bin/q-down }
+    realServers:
+      - { address: 198.51.100.11, notifyDown: /usr/local/bin/rs-down }
+`;
+    const repository = repositoryOf(text);
+    const ran: string[] = [];
+    const time = new FakeTime();
+    const r = await runAgent(
+      { node: 'lb1', repository, view: viewOf(repository, 'lb1'), revision: 'test' },
+      fakeAgentDeps(time, [], {
+        openTransport: new FakeSegment().open,
+        addresses: new FakeAddressDriver(),
+        runner: async (cmd) => {
+          ran.push(cmd.text);
+          return { kind: 'exit', code: 0 };
+        },
+        dataplanes: {
+          ipvs: createFakeDataplane({ kind: 'ipvs', unavailable: 'kernel has no IPVS' }),
+          nftables: createFakeDataplane(),
+        },
+        readSysctl: () => '1',
+      }),
+    );
+    assert.ok(r.ok, r.ok ? '' : r.message);
+    await r.agent.stop();
+    await time.advance(10);
+    assert.deepEqual(ran.sort(), ['/usr/local/bin/q-down', '/usr/local/bin/rs-down']);
+  });
 });
