@@ -5,7 +5,8 @@ import type { PolicyContext, Rule, Violation } from '../src/policy/rule.ts';
 // noticed only after the timeout, not after delayLoop as the repository suggests.
 // Equal is allowed: as in keepalived, the next probe is scheduled delayLoop after the
 // previous one ends, so they never overlap (keepalived's own sample uses 3s and 3s).
-// misc checks are bounded by their own timeout (misc_timeout).
+// misc checks are bounded by their own timeout (misc_timeout, delayLoop when unset), file
+// checks by nothing.
 
 export const checkTimeoutWithinInterval: Rule = {
   id: 'check-timeout-within-interval',
@@ -16,8 +17,12 @@ export const checkTimeoutWithinInterval: Rule = {
     for (const item of ctx.checks()) {
       const r = item.resolved;
       if (!r) continue;
-      const miscTimeout =
-        item.check.type === 'misc' && item.check.timeout ? parseDuration(item.check.timeout) : undefined;
+      // misc: its own timeout, delayLoop when unset (keepalived's misc_timeout); connectTimeout
+      // does not apply. file: nothing to wait for.
+      if (item.check.type === 'file') continue;
+      const misc = item.check.type === 'misc';
+      const miscTimeout = misc && item.check.timeout ? parseDuration(item.check.timeout) : undefined;
+      if (misc && miscTimeout === undefined) continue;
       const [label, timeoutMs] =
         miscTimeout === undefined ? ['connectTimeout', r.connectTimeoutMs] : ['timeout', miscTimeout];
       if (timeoutMs <= r.delayLoopMs) continue;

@@ -384,6 +384,21 @@ describe('check-timeout-within-interval', () => {
     });
     assert.match(only('check-timeout-within-interval', r)[0]?.message ?? '', /^timeout 30s/);
   });
+  it('ignores connectTimeout on misc checks without a timeout (delayLoop bounds them) and on file checks', () => {
+    const r = repo((c) => {
+      c.trackFiles = [{ name: 'w', file: '/run/w' }];
+      vs0(c).realServers = [
+        {
+          address: '198.51.100.11',
+          checks: [
+            { type: 'misc', script: '/bin/true', delayLoop: '1s' },
+            { type: 'file', file: 'w', delayLoop: '1s' },
+          ],
+        },
+      ];
+    });
+    assert.deepEqual(only('check-timeout-within-interval', r), []);
+  });
   it("passes when connectTimeout equals delayLoop, as in keepalived's sample", () => {
     const r = repo((c) => {
       const check = vs0(c).realServers?.[0]?.checks?.[0];
