@@ -20,9 +20,9 @@ export const checkTimeoutWithinInterval: Rule = {
       // misc: its own timeout, delayLoop when unset (keepalived's misc_timeout); connectTimeout
       // does not apply. file: nothing to wait for.
       if (item.check.type === 'file') continue;
-      const misc = item.check.type === 'misc';
-      const miscTimeout = misc && item.check.timeout ? parseDuration(item.check.timeout) : undefined;
-      if (misc && miscTimeout === undefined) continue;
+      const c = item.check;
+      const miscTimeout = c.type === 'misc' && c.timeout ? parseDuration(c.timeout) : undefined;
+      if (c.type === 'misc' && miscTimeout === undefined) continue;
       const [label, timeoutMs] =
         miscTimeout === undefined ? ['connectTimeout', r.connectTimeoutMs] : ['timeout', miscTimeout];
       if (timeoutMs <= r.delayLoopMs) continue;
