@@ -144,6 +144,8 @@ export class CheckScheduler {
   private readonly random: () => number;
   private readonly wall: () => number;
   private stopped = false;
+  /** Handed to every attempt: one function, not a closure per attempt. */
+  private readonly now = (): number => this.o.clock.now();
 
   constructor(private readonly o: CheckSchedulerOptions) {
     this.random = o.random ?? Math.random;
@@ -326,7 +328,7 @@ export class CheckScheduler {
     });
     let pending: Promise<CheckOutcome>;
     try {
-      pending = d.run({ timeoutMs: d.timeoutMs, signal: controller.signal, now: () => this.o.clock.now() });
+      pending = d.run({ timeoutMs: d.timeoutMs, signal: controller.signal, now: this.now });
     } catch (e) {
       pending = Promise.resolve(failed(e));
     }
@@ -406,7 +408,10 @@ export class CheckScheduler {
   }
 }
 
-const allUp = (s: ServerState): boolean => [...s.checks.values()].every((c) => c.up);
+function allUp(s: ServerState): boolean {
+  for (const c of s.checks.values()) if (!c.up) return false;
+  return true;
+}
 
 const clampWeight = (w: number): number => Math.max(0, Math.min(MAX_WEIGHT, Math.round(w)));
 

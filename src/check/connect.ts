@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, type Socket, type TcpNetConnectOpts } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { CheckTarget } from './check-types.ts';
 
@@ -12,6 +12,11 @@ export interface ConnectOptions {
   signal: AbortSignal;
   /** Wrap in TLS. The certificate is not verified: keepalived's SSL_GET does not verify either. */
   tls?: { servername?: string };
+  /**
+   * Close the connection as soon as the handshake completes (TCP_CHECK): the socket handed
+   * back is already closed.
+   */
+  closeOnConnect?: boolean;
 }
 
 export type Connected = { ok: true; socket: Socket | TLSSocket } | { ok: false; reason: string };
@@ -35,6 +40,9 @@ export function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+const ignore = (): void => {};
+const ONCE = { once: true } as const;
+
 /** Connects, resolving (never rejecting) with an open socket or the reason it failed. */
 export function openConnection(target: CheckTarget, opts: ConnectOptions): Promise<Connected> {
   return new Promise((resolve) => {
@@ -45,14 +53,16 @@ export function openConnection(target: CheckTarget, opts: ConnectOptions): Promi
     let settled = false;
     let phase = 'connect';
     let socket: Socket | TLSSocket;
+    // Built field by field: thousands of attempts a second, each spread would be an object more.
+    const options: TcpNetConnectOpts = {
+      host: dialAddress(target),
+      port: target.port,
+      family: target.family,
+    };
+    if (target.bindAddress) options.localAddress = target.bindAddress;
+    if (target.bindPort) options.localPort = target.bindPort;
     try {
-      socket = netConnect({
-        host: dialAddress(target),
-        port: target.port,
-        family: target.family,
-        ...(target.bindAddress ? { localAddress: target.bindAddress } : {}),
-        ...(target.bindPort ? { localPort: target.bindPort } : {}),
-      });
+      socket = netConnect(options);
     } catch (e) {
       // Node refuses some options before trying (a malformed bind address): same outcome.
       resolve({ ok: false, reason: `connect ${describeError(e)}` });
@@ -63,10 +73,6 @@ export function openConnection(target: CheckTarget, opts: ConnectOptions): Promi
       settled = true;
       clearTimeout(timer);
       opts.signal.removeEventListener('abort', onAbort);
-      socket.removeAllListeners('error');
-      // An error after the handshake is the caller's to see through its own reads; without a
-      // listener it would crash the agent instead.
-      socket.on('error', () => {});
       if (!r.ok) socket.destroy();
       resolve(r);
     };
@@ -75,24 +81,34 @@ export function openConnection(target: CheckTarget, opts: ConnectOptions): Promi
       () => finish({ ok: false, reason: `${phase} timeout after ${opts.timeoutMs} ms` }),
       opts.timeoutMs,
     );
-    opts.signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('error', (e) => finish({ ok: false, reason: `${phase} ${describeError(e)}` }));
+    opts.signal.addEventListener('abort', onAbort, ONCE);
+    // Stays after the handshake: an error then is the caller's to see through its own reads,
+    // and without a listener it would crash the agent instead.
+    const onError = (e: Error) => finish({ ok: false, reason: `${phase} ${describeError(e)}` });
+    socket.on('error', onError);
     socket.once('connect', () => {
+      if (opts.closeOnConnect) {
+        // Here, before Node starts reading the socket: a closed probe needs no read set up.
+        socket.destroy();
+        finish({ ok: true, socket });
+        return;
+      }
       if (!opts.tls) {
         finish({ ok: true, socket });
         return;
       }
       phase = 'tls';
       const raw = socket;
-      raw.removeAllListeners('error');
+      raw.off('error', onError);
       // A failed handshake destroys the TLS socket; the raw one goes with it.
-      raw.on('error', () => {});
+      raw.on('error', ignore);
       socket = tlsConnect({
         socket: raw,
         rejectUnauthorized: false,
         ...(opts.tls.servername ? { servername: opts.tls.servername } : {}),
       });
       socket.once('error', (e) => finish({ ok: false, reason: `tls ${describeError(e)}` }));
+      socket.on('error', ignore);
       socket.once('secureConnect', () => finish({ ok: true, socket }));
     });
   });

@@ -1,6 +1,6 @@
 import type { CheckOutcome, CheckTarget, ProbeContext, ProbeFn } from './check-types.ts';
 import { fetchRaw, type HttpProtocol } from './http-fetch.ts';
-import { parseStatusCodes } from './http-status-codes.ts';
+import { parseStatusCodes, type StatusCodes } from './http-status-codes.ts';
 
 // HTTP_GET and SSL_GET: every url of the check is fetched in turn and must pass its tests —
 // status code (default 2xx), MD5 digest of the body as genhash prints it, and a regex that
@@ -46,6 +46,19 @@ function compile(source: string): RegExp | { error: string } {
   return r;
 }
 
+// Parsed once per distinct value, not once per attempt.
+const statusCodesCache = new Map<string | number | undefined, StatusCodes | { error: string }>();
+
+function statusCodes(spec: string | number | undefined): StatusCodes | { error: string } {
+  let r = statusCodesCache.get(spec);
+  if (r === undefined) {
+    r = parseStatusCodes(spec);
+    if (statusCodesCache.size > 1000) statusCodesCache.clear();
+    statusCodesCache.set(spec, r);
+  }
+  return r;
+}
+
 async function probeUrls(
   spec: HttpSpec,
   tls: boolean,
@@ -64,7 +77,7 @@ async function probeUrls(
   const perUrlMs = Math.max(1, Math.floor(ctx.timeoutMs / urls.length));
   let lastStatus = 0;
   for (const url of urls) {
-    const codes = parseStatusCodes(url.statusCode);
+    const codes = statusCodes(url.statusCode);
     if ('error' in codes) return fail(url.path, codes.error);
     const regex = url.regex === undefined ? undefined : compile(url.regex);
     if (regex !== undefined && !(regex instanceof RegExp)) return fail(url.path, regex.error);

@@ -51,6 +51,7 @@ export interface BoundProbe {
 type SpecOf<T extends Check['type']> = Partial<Omit<Extract<Check, { type: T }>, 'type'>>;
 
 const defaultFileProbe = createFileProbe();
+const NO_SPEC = {};
 
 const failing = (reason: string, timeoutMs: number, spec: unknown): BoundProbe => ({
   run: async () => ({ ok: false, latencyMs: 0, reason }),
@@ -66,7 +67,7 @@ export function probeFor(
   const timeoutMs = check.connectTimeoutMs;
   switch (check.type) {
     case 'tcp':
-      return { run: (t, ctx) => probeTcp({}, t, ctx), timeoutMs, spec: {} };
+      return { run: (t, ctx) => probeTcp(NO_SPEC, t, ctx), timeoutMs, spec: {} };
     case 'http':
     case 'https': {
       const s = check.spec as SpecOf<'https'>;

@@ -8,9 +8,12 @@ export type TcpSpec = Record<string, unknown>;
 
 export const probeTcp: ProbeFn<TcpSpec> = async (_spec, target, ctx) => {
   const started = ctx.now();
-  const c = await openConnection(target, { timeoutMs: ctx.timeoutMs, signal: ctx.signal });
+  const c = await openConnection(target, {
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+    closeOnConnect: true,
+  });
   const latencyMs = ctx.now() - started;
   if (!c.ok) return { ok: false, latencyMs, reason: c.reason };
-  c.socket.destroy();
   return { ok: true, latencyMs };
 };

@@ -1,6 +1,9 @@
 import type { CheckOutcome, CheckTarget } from '../../src/check/check-types.ts';
 import { probeDns } from '../../src/check/dns-check.ts';
+import { probeHttp, probeHttps } from '../../src/check/http-check.ts';
 import { probePing } from '../../src/check/ping-check.ts';
+import { probeSmtp } from '../../src/check/smtp-check.ts';
+import { probeTcp } from '../../src/check/tcp-check.ts';
 import { probeUdp } from '../../src/check/udp-check.ts';
 import type { ProbeJob } from './check-probes.ts';
 
@@ -23,6 +26,14 @@ async function run(job: ProbeJob): Promise<CheckOutcome> {
       return probeUdp(job.spec, target, ctx);
     case 'ping':
       return probePing(job.spec, target, ctx);
+    case 'tcp':
+      return probeTcp(job.spec, target, ctx);
+    case 'http':
+      return probeHttp(job.spec, target, ctx);
+    case 'https':
+      return probeHttps(job.spec, target, ctx);
+    case 'smtp':
+      return probeSmtp(job.spec, target, ctx);
   }
 }
 

@@ -2,16 +2,22 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CheckOutcome, CheckTarget } from '../../src/check/check-types.ts';
 import type { DnsSpec } from '../../src/check/dns-check.ts';
+import type { HttpSpec } from '../../src/check/http-check.ts';
 import type { PingSpec } from '../../src/check/ping-check.ts';
+import type { SmtpSpec } from '../../src/check/smtp-check.ts';
+import type { TcpSpec } from '../../src/check/tcp-check.ts';
 import type { UdpSpec } from '../../src/check/udp-check.ts';
 
 // Runs probes in a lab namespace by way of check-probe-runner.ts and returns their
-// outcomes, for the DNS_CHECK, UDP_CHECK and PING_CHECK lab tests.
+// outcomes, for the lab tests of every checker that speaks to a peer over the network.
 
 export type ProbeJob = { target: CheckTarget; timeoutMs: number; abortAfterMs?: number } & (
   | { kind: 'dns'; spec: DnsSpec }
   | { kind: 'udp'; spec: UdpSpec }
   | { kind: 'ping'; spec: PingSpec }
+  | { kind: 'tcp'; spec: TcpSpec }
+  | { kind: 'http' | 'https'; spec: HttpSpec }
+  | { kind: 'smtp'; spec: SmtpSpec }
 );
 
 export interface ProbeRun {
