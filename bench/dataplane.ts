@@ -3,13 +3,18 @@
 // change to the 1,000 set (targets 200 ms, 2 s, 30 ms), each beside the hand-written
 // one-map design of shared/PLATFORM.md (one rule, one map keyed by
 // `ip daddr . tcp dport . numgen inc mod 10`), timed with `nft -f` in the same run.
-// Median of 5 runs each. Root only; everything happens in a network namespace this process
-// creates and deletes (also on an error or SIGINT). Run by hand:
+// Median of 5 runs each (every run of "from empty" with a fresh driver, so the first ones
+// include Node's JIT warming up, as an agent's first apply does). Root only; everything
+// happens in a network namespace this process creates and deletes (also on an error or
+// SIGINT). Machines here are shared: the load average is printed, and only the ratio to
+// the peer measured in the same run means much. Run by hand:
 //
-//   node --import tsx bench/dataplane.ts [--runs 5]
+//   node --import tsx bench/dataplane.ts [--runs 5] [--verbose]
+//
+// --verbose prints every run as total/nft-alone in ms.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -20,7 +25,9 @@ import { onProcessEnd } from '../src/lab/cleanup.ts';
 import { addNamespace, removeNamespacesSync } from '../src/lab/namespaces.ts';
 import { isRoot, missingTool, run } from '../src/lab/run.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, verbose: { type: 'boolean', default: false } },
+});
 const runs = Number(values.runs);
 const REAL_SERVERS = 10;
 
@@ -134,7 +141,7 @@ try {
     for (let r = 0; r < runs; r++) {
       // A fresh driver (no copy of a previous apply) on an empty namespace each time.
       nftIn(['flush', 'ruleset']);
-      const dp = createNftDataplane({ runner, tmpDir: dir });
+      const dp = createNftDataplane({ runner });
       const t0 = performance.now();
       const stats = await dp.apply(c);
       row.ours.push(performance.now() - t0);
@@ -143,6 +150,7 @@ try {
       nftIn(['flush', 'ruleset']);
       row.peer.push(timedFile(`peer-${n}.nft`, peer));
     }
+    console.log(row.what, row.ours.map((x, i) => `${x.toFixed(0)}/${row.kernel[i]?.toFixed(0)}`).join(' '));
     rows.push(row);
   }
 
@@ -154,7 +162,7 @@ try {
     const changed = b.services[500]?.destinations[3];
     if (!changed) throw new Error('unreachable');
     changed.address = '198.51.100.254';
-    const dp = createNftDataplane({ runner, tmpDir: dir });
+    const dp = createNftDataplane({ runner });
     await dp.apply(a);
     timedFile('peer-1000.nft', peerScript(1000));
     const key = `${vip(500)} . ${vport(500)} . 3`;
@@ -178,6 +186,7 @@ try {
       const to = r % 2 === 0 ? '198.51.100.254' : (a.services[500]?.destinations[3]?.address ?? '');
       row.peer.push(timedFile('peer-change.nft', peerChange(to)));
     }
+    console.log(row.what, row.ours.map((x, i) => `${x.toFixed(0)}/${row.kernel[i]?.toFixed(0)}`).join(' '));
     rows.push(row);
   }
 
@@ -186,9 +195,19 @@ try {
       .stdout.trim()
       .replace(/^nftables /, '')}), median of ${runs} runs`,
   );
-  console.log('  keepgit = apply() wall time (diff, render, write, nft -f); in () the nft -f alone');
+  console.log(
+    '  keepgit = apply() wall time (check, diff, render, nft -f - with the batch on stdin); in () the nft -f - alone',
+  );
   console.log("  peer    = nft -f on PLATFORM.md's hand-written one-map script (no metadata, no read-back)");
+  const load = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+  console.log(`  load average at the end: ${load} (${cpus().length} CPUs)`);
   for (const r of rows) {
+    if (values.verbose)
+      console.log(
+        `  ${r.what}: keepgit ${r.ours.map((x, i) => `${x.toFixed(0)}/${r.kernel[i]?.toFixed(0)}`).join(' ')}; peer ${r.peer.map((x) => x.toFixed(0)).join(' ')}`,
+      );
     const ours = median(r.ours);
     const peer = median(r.peer);
     const verdict = ours <= r.target ? 'within target' : 'OVER target';

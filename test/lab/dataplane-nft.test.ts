@@ -79,15 +79,47 @@ describe('nftables dataplane in a network namespace', { skip }, () => {
     try {
       await dp.apply(sampleContent());
       const chainsBefore = nft('-a', 'list', 'chains', 'inet').stdout;
+      const tableBefore = /# handle (\d+)/.exec(nft('-a', 'list', 'table', 'inet', 'keepgit_lb').stdout)?.[1];
       const next = sampleContent();
       const www = next.services[0];
       assert.ok(www);
       www.destinations[2] = { address: '198.51.100.19', port: 8080, weight: 1, forwarding: 'nat' };
       const stats = await dp.apply(next);
       assert.deepEqual([stats.added, stats.changed, stats.removed], [0, 1, 0]);
-      // A full rewrite would have created the chains anew (new handles).
+      // A full rewrite would have created the table anew (a new table handle).
       assert.equal(nft('-a', 'list', 'chains', 'inet').stdout, chainsBefore);
+      assert.equal(
+        /# handle (\d+)/.exec(nft('-a', 'list', 'table', 'inet', 'keepgit_lb').stdout)?.[1],
+        tableBefore,
+      );
       assertSameContent(await dp.read(), next);
+    } finally {
+      await dp.clear();
+    }
+  });
+
+  it('a patch over a table someone re-marked fails whole, and the table is rewritten in its place', async () => {
+    const dp = createNftDataplane({ runner: runner() });
+    try {
+      await dp.apply(sampleContent());
+      // Someone else writes the generation mark (as another process applying would).
+      assert.equal(nft('flush', 'set', 'inet', 'keepgit_lb', 'gen').status, 0);
+      assert.equal(nft('add', 'element', 'inet', 'keepgit_lb', 'gen', '{ 7 }').status, 0);
+      // The table's handle: a rewrite creates the table anew, a patch keeps it.
+      const tableHandle = () =>
+        /# handle (\d+)/.exec(nft('-a', 'list', 'table', 'inet', 'keepgit_lb').stdout)?.[1];
+      const handleBefore = tableHandle();
+      assert.ok(handleBefore);
+      const next = sampleContent();
+      const www = next.services[0];
+      assert.ok(www);
+      www.destinations[2] = { address: '198.51.100.19', port: 8080, weight: 1, forwarding: 'nat' };
+      const stats = await dp.apply(next);
+      // Counted against what the kernel held (the sample), and written whole.
+      assert.deepEqual([stats.added, stats.changed, stats.removed], [0, 1, 0]);
+      assert.notEqual(tableHandle(), handleBefore);
+      assertSameContent(await dp.read(), next);
+      assert.doesNotMatch(nft('list', 'set', 'inet', 'keepgit_lb', 'gen').stdout, /\{ 7 \}/);
     } finally {
       await dp.clear();
     }

@@ -11,7 +11,12 @@ import {
   prefixToNetmask,
   prepareForNftables,
 } from '../../src/drivers/dataplane/nft-refusals.ts';
-import { renderFullTable, renderPatch, scriptText } from '../../src/drivers/dataplane/nft-render.ts';
+import {
+  renderFullTable,
+  renderPatch,
+  scriptLines,
+  scriptText,
+} from '../../src/drivers/dataplane/nft-render.ts';
 import { sampleContent } from './dataplane-contract.ts';
 
 // The pure half of the nftables dataplane: scripts from content, content from the
@@ -57,8 +62,12 @@ describe('nftables scripts', () => {
 
   it('every element line names its service, for error messages', () => {
     const script = renderFullTable('keepgit_lb', prepared(sampleContent().services), 7);
-    const i = script.lines.findIndex((l) => l.includes('203.0.113.11 . 9000 . '));
+    const lines = scriptLines(script);
+    assert.equal(script.owners.length, lines.length, 'one owner entry per line');
+    const i = lines.findIndex((l) => l.includes('203.0.113.11 . 9000 . '));
     assert.equal(script.owners[i], 'sctp-dh');
+    for (const [n, line] of lines.entries())
+      if (/ : .* \. \d+,$/.test(line)) assert.ok(script.owners[n], `element line ${n + 1} has its service`);
   });
 
   it('a one-server change is one element out and one in, besides the generation mark', () => {
@@ -73,7 +82,7 @@ describe('nftables scripts', () => {
       oldGen: 1,
       newGen: 2,
     });
-    assert.deepEqual(patch.lines, [
+    assert.deepEqual(scriptLines(patch), [
       'delete element inet keepgit_lb gen { 1 }',
       'add element inet keepgit_lb gen { 2 }',
       'delete element inet keepgit_lb slots4_tcp { 203.0.113.10 . 80 . 2 }',
@@ -92,18 +101,20 @@ describe('nftables scripts', () => {
       oldGen: 1,
       newGen: 2,
     });
-    assert.equal(patch.lines[2], 'add chain inet keepgit_lb c4_rr_m2');
+    assert.equal(scriptLines(patch)[2], 'add chain inet keepgit_lb c4_rr_m2');
     assert.match(
-      patch.lines[3] ?? '',
+      scriptLines(patch)[3] ?? '',
       /^add rule inet keepgit_lb c4_rr_m2 dnat ip to ip daddr \. tcp dport \. numgen inc mod 2/,
     );
-    assert.ok(patch.lines.includes('delete element inet keepgit_lb slots4_tcp { 203.0.113.10 . 80 . 2 }'));
     assert.ok(
-      patch.lines.includes(
+      scriptLines(patch).includes('delete element inet keepgit_lb slots4_tcp { 203.0.113.10 . 80 . 2 }'),
+    );
+    assert.ok(
+      scriptLines(patch).includes(
         'add element inet keepgit_lb svc4 { 203.0.113.10 . tcp . 80 comment "www-80" : goto c4_rr_m2 }',
       ),
     );
-    assert.equal(patch.lines.at(-1), 'delete chain inet keepgit_lb c4_rr_m3');
+    assert.equal(scriptLines(patch).at(-1), 'delete chain inet keepgit_lb c4_rr_m3');
   });
 
   it('class chain names carry family, scheduler, slots and persistence, and read back', () => {

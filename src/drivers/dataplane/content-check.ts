@@ -1,6 +1,6 @@
-import { ipFamily } from '../../model/ip.ts';
-import { destinationId, serviceId } from './content-canonical.ts';
-import type { DataplaneContent, Service } from './dataplane.ts';
+import { canonicalIp, ipFamily } from '../../model/ip.ts';
+import { serviceId } from './content-canonical.ts';
+import type { DataplaneContent, Destination, Service } from './dataplane.ts';
 
 // Checks every dataplane owes its caller before it touches the kernel: the content must
 // make sense whatever the kernel can do (addresses of the service's family, ports in
@@ -17,13 +17,16 @@ export interface Refusal {
 export const MAX_WEIGHT = 0x7fffffff;
 const isPort = (p: number) => Number.isInteger(p) && p >= 0 && p <= 65535;
 
+const PROTOCOLS: ReadonlySet<string> = new Set(['TCP', 'UDP', 'SCTP']);
+const FORWARDINGS: ReadonlySet<string> = new Set(['nat', 'dr', 'tun']);
+
 export function checkService(s: Service): Refusal[] {
   const out: Refusal[] = [];
   const key = typeof s.key === 'string' ? s.key : String(s.key);
   const refuse = (field: string, message: string) => out.push({ service: key, field, message });
   if (typeof s.key !== 'string' || s.key === '') refuse('key', 'a service needs a non-empty key');
   if (s.family !== 4 && s.family !== 6) refuse('family', `family must be 4 or 6, got ${String(s.family)}`);
-  if (!['TCP', 'UDP', 'SCTP'].includes(s.protocol))
+  if (!PROTOCOLS.has(s.protocol))
     refuse('protocol', `protocol must be TCP, UDP or SCTP, got ${String(s.protocol)}`);
   if (s.address === undefined && s.fwmark === undefined)
     refuse('address', 'a service needs an address (or a fwmark)');
@@ -44,21 +47,39 @@ export function checkService(s: Service): Refusal[] {
   }
   if (s.sourceNat !== undefined && s.sourceNat !== 'masquerade' && ipFamily(s.sourceNat.address) !== s.family)
     refuse('sourceNat.address', `${s.sourceNat.address} is not an IPv${s.family} address`);
-  const seen = new Set<string>();
-  for (const [i, d] of (Array.isArray(s.destinations) ? s.destinations : []).entries()) {
+  const dests: readonly Destination[] = Array.isArray(s.destinations) ? s.destinations : [];
+  // "Given twice": a pairwise scan for the usual handful of real servers (no key strings
+  // to build for each of 100,000), a set beyond that.
+  const few = dests.length <= 32;
+  const seen: (string | undefined)[] = [];
+  const ids = few ? undefined : new Set<string>();
+  for (let i = 0; i < dests.length; i++) {
+    const d = dests[i];
     const at = `destinations[${i}]`;
-    if (ipFamily(d.address) !== s.family)
-      refuse(`${at}.address`, `${d.address} is not an IPv${s.family} address`);
+    if (typeof d !== 'object' || d === null) {
+      seen.push(undefined);
+      refuse(at, 'a destination needs an address, port, weight and forwarding');
+      continue;
+    }
+    const family = ipFamily(d.address);
+    if (family !== s.family) refuse(`${at}.address`, `${d.address} is not an IPv${s.family} address`);
     if (!isPort(d.port)) refuse(`${at}.port`, `port must be an integer from 0 to 65535, got ${d.port}`);
     if (!Number.isInteger(d.weight) || d.weight < 0 || d.weight > MAX_WEIGHT)
       refuse(`${at}.weight`, `weight must be an integer from 0 to ${MAX_WEIGHT}, got ${d.weight}`);
-    if (!['nat', 'dr', 'tun'].includes(d.forwarding))
+    if (!FORWARDINGS.has(d.forwarding))
       refuse(`${at}.forwarding`, `forwarding must be nat, dr or tun, got ${String(d.forwarding)}`);
-    if (ipFamily(d.address) !== undefined) {
-      const id = destinationId(d);
-      if (seen.has(id)) refuse(`${at}`, `destination ${d.address} port ${d.port} is given twice`);
-      seen.add(id);
+    const addr = family === undefined ? undefined : canonicalIp(d.address);
+    seen.push(addr);
+    if (addr === undefined) continue;
+    let twice = false;
+    if (ids === undefined)
+      for (let j = 0; j < i && !twice; j++) twice = seen[j] === addr && dests[j]?.port === d.port;
+    else {
+      const id = `${addr}|${d.port}`;
+      twice = ids.has(id);
+      ids.add(id);
     }
+    if (twice) refuse(at, `destination ${d.address} port ${d.port} is given twice`);
   }
   if (!Array.isArray(s.destinations)) refuse('destinations', 'destinations must be a list (it may be empty)');
   return out;

@@ -1,10 +1,8 @@
-import { randomBytes, randomInt } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { serviceId } from './content-canonical.ts';
 import { describeRefusals } from './content-check.ts';
-import { diffServices, isEmptyDiff, sameServices } from './content-diff.ts';
+import { type ContentDiff, type DiffWith, diffServices, isEmptyDiff, sameServices } from './content-diff.ts';
 import {
   type ApplyStats,
   type Dataplane,
@@ -17,24 +15,24 @@ import { summariseNftErrors } from './nft-errors.ts';
 import { DEFAULT_TABLE, persistMap } from './nft-names.ts';
 import { parseNftTable } from './nft-parse.ts';
 import { persistDeletes, staleTargets } from './nft-persist.ts';
-import { NFT_CAPABILITIES, prepareForNftables } from './nft-refusals.ts';
+import { NFT_CAPABILITIES, type PrepareCache, prepareForNftables, sameGiven } from './nft-refusals.ts';
 import { renderClear, renderFullTable, renderPatch, type Script, scriptText } from './nft-render.ts';
 import { type NftResult, type NftRunner, nftRunner } from './nft-runner.ts';
 
 // The nftables dataplane: keepgit's one table (`table inet keepgit_lb`), never any other.
-// Every apply is one `nft -f FILE` transaction. When this process applied the table last
-// and nobody changed it since, only the elements of the services that differ are patched
-// (the patch starts by swapping a generation mark, so a table changed behind our back
-// makes it fail whole, and then the table is rewritten from scratch, also in one
-// transaction). A rejected transaction leaves the previous table exactly as it was.
+// Every apply is one `nft -f -` transaction, the batch fed through standard input (plain
+// text; no file for anyone to swap). When this process applied the table last and nobody
+// changed it since, only the elements of the services that differ are patched, with no
+// listing first: the patch starts by swapping a generation mark, so a table changed behind
+// our back makes it fail whole, and then the table is listed and rewritten from scratch,
+// also in one transaction. A rejected transaction leaves the previous table exactly as it
+// was.
 
 export interface NftDataplaneOptions {
   /** How to run nft (default: `nft` on this host). */
   runner?: NftRunner;
   /** The table's name in the inet family (default keepgit_lb). */
   table?: string;
-  /** Where batch files are written, one per transaction, removed after it (default: the system's temp dir). */
-  tmpDir?: string;
   /** Test hook: rewrites every apply batch before nft sees it (the atomicity test breaks one). */
   mangleBatch?: (text: string) => string;
 }
@@ -44,6 +42,9 @@ interface Applied {
   gen: number;
 }
 
+/** Diffs between services the driver prepared or parsed itself (never changed afterwards). */
+const OWN: DiffWith = { id: serviceId, same: sameGiven };
+
 const TABLE_RE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
@@ -51,12 +52,11 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
   const table = opts.table ?? DEFAULT_TABLE;
   if (!TABLE_RE.test(table))
     throw new Error(`nftables table name "${table}": a letter, then letters, digits or _`);
-  const dir = opts.tmpDir ?? tmpdir();
   /** What this process applied last; trusted only while the kernel's generation mark matches. */
   let last: Applied | undefined;
   let queue: Promise<unknown> = Promise.resolve();
-  /** Each service's text as given last time → the checked, canonical service. */
-  const prepareCache = new Map<string, Service>();
+  /** Each service as given last time → the checked, canonical service. */
+  const prepareCache: PrepareCache = new Map();
 
   // One operation at a time: a patch is computed against the previous apply's result.
   const serial = <T>(f: () => Promise<T>): Promise<T> => {
@@ -65,20 +65,14 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
     return p;
   };
 
-  const runFile = async (
+  /** One transaction: `nft -f -` with the batch on standard input, timed. */
+  const runBatch = async (
     text: string,
     extra: readonly string[] = [],
   ): Promise<NftResult & { ms: number }> => {
-    // A fresh name, created exclusively and readable by us only: nobody can swap the batch.
-    const file = join(dir, `keepgit-nft-${process.pid}-${randomBytes(6).toString('hex')}.nft`);
-    writeFileSync(file, text, { flag: 'wx', mode: 0o600 });
     const t0 = performance.now();
-    try {
-      const r = await run([...extra, '-f', file]);
-      return { ...r, ms: performance.now() - t0 };
-    } finally {
-      rmSync(file, { force: true });
-    }
+    const r = await run([...extra, '-f', '-'], text);
+    return { ...r, ms: performance.now() - t0 };
   };
 
   const fail = (what: string, r: NftResult, script?: Script): DataplaneError => {
@@ -90,7 +84,7 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
 
   const apply1 = (script: Script) => {
     const text = scriptText(script);
-    return runFile(opts.mangleBatch ? opts.mangleBatch(text) : text);
+    return runBatch(opts.mangleBatch ? opts.mangleBatch(text) : text);
   };
 
   const newGen = (old?: number) => {
@@ -132,14 +126,14 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
     // apply rewrites the table.
     if (
       last !== undefined &&
-      (!parsed?.clean || parsed.gen !== last.gen || !sameServices(services, last.services))
+      (!parsed?.clean || parsed.gen !== last.gen || !sameServices(services, last.services, OWN))
     )
       last = undefined;
     return { services };
   };
 
   /** Persistent clients of real servers that go away, as deletions for the same patch. */
-  const stalePersistence = async (diff: ReturnType<typeof diffServices>) => {
+  const stalePersistence = async (diff: ContentDiff) => {
     const out: { map: string; key: string }[] = [];
     for (const [protocol, targets] of staleTargets(diff)) {
       const r = await run(['-j', 'list', 'map', 'inet', table, persistMap(protocol)]);
@@ -149,7 +143,7 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
     return out;
   };
 
-  const tryPatch = async (prev: Applied, after: Service[], diff: ReturnType<typeof diffServices>) => {
+  const tryPatch = async (prev: Applied, after: Service[], diff: ContentDiff) => {
     const gen = newGen(prev.gen);
     let extraDeletes: { map: string; key: string }[];
     try {
@@ -177,6 +171,12 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
 
   const apply = (desired: DataplaneContent): Promise<ApplyStats> =>
     serial(async () => {
+      const prev = last;
+      // A driver that has not applied yet must learn what the kernel holds (the stats are
+      // against it): the listing (read-only) runs while the content is checked and the
+      // batch written.
+      const early = prev ? undefined : readKernel();
+      early?.catch(() => undefined);
       const prepared = prepareForNftables(desired, prepareCache);
       if (!prepared.ok)
         throw new DataplaneError(
@@ -186,9 +186,8 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
         );
       const after = prepared.services;
       let ms = 0;
-      const prev = last;
       if (prev) {
-        const diff = diffServices(prev.services, after);
+        const diff = diffServices(prev.services, after, OWN);
         const stats = {
           added: diff.added.length,
           changed: diff.changed.length,
@@ -205,9 +204,7 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
         ms += patched?.ms ?? 0;
       }
       last = undefined;
-      // What the kernel holds before (for the stats) is listed while the script is written.
-      const listing = readKernel();
-      listing.catch(() => undefined);
+      const listing = early ?? readKernel();
       const gen = newGen();
       const script = renderFullTable(table, after, gen);
       const before = (await listing)?.content.services ?? [];
@@ -215,7 +212,7 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
       if (r.status !== 0)
         throw fail(`nftables refused the transaction, table inet ${table} unchanged`, r, script);
       last = { services: after, gen };
-      const diff = diffServices(before, after);
+      const diff = diffServices(before, after, OWN);
       return {
         added: diff.added.length,
         changed: diff.changed.length,
@@ -227,7 +224,7 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
   const clear = () =>
     serial(async () => {
       last = undefined;
-      const r = await runFile(renderClear(table));
+      const r = await runBatch(renderClear(table));
       if (r.status !== 0) throw fail(`cannot delete table inet ${table}`, r);
     });
 
@@ -241,7 +238,7 @@ export function createNftDataplane(opts: NftDataplaneOptions = {}): Dataplane {
       };
     // A dry run of the whole table: nf_tables, NAT, numgen, jhash and dynamic maps are all
     // checked by the kernel, and nothing is committed.
-    const r = await runFile(scriptText(renderFullTable(table, [], 1)), ['-c']);
+    const r = await runBatch(scriptText(renderFullTable(table, [], 1)), ['-c']);
     if (r.status !== 0) {
       const c = summariseNftErrors(r.stderr);
       return {

@@ -11,7 +11,7 @@ export interface NftComplaint {
 
 const ERROR_LINE = /^[^\n]*?:(\d+):\d+(?:-\d+)?: Error: (.*)$/;
 
-export function summariseNftErrors(stderr: string, script?: Script): NftComplaint {
+export function summariseNftErrors(stderr: string, script?: Pick<Script, 'owners'>): NftComplaint {
   const found: string[] = [];
   let service: string | undefined;
   let total = 0;

@@ -1,6 +1,6 @@
 import type { Protocol, Service } from './dataplane.ts';
 import { granularityPrefix } from './nft-refusals.ts';
-import { type SlotLayout, slotLayout } from './nft-slots.ts';
+import { type SlotLayout, slotLayout, slotModulus } from './nft-slots.ts';
 
 // The names inside keepgit's nftables table, and what they mean. A service is sent to a
 // "class" chain that does the scheduling for every service with the same family,
@@ -37,35 +37,44 @@ export interface ServiceClass {
   persistence?: { timeoutMs: number; prefix: number };
 }
 
-const classes = new WeakMap<Service, ServiceClass>();
-const layouts = new WeakMap<Service, SlotLayout>();
-
-/** The slot layout of a service (remembered per service object). */
-export function layoutOf(s: Service): SlotLayout {
-  const known = layouts.get(s);
-  if (known) return known;
-  const l = slotLayout(s.scheduler, s.destinations);
-  layouts.set(s, l);
-  return l;
+interface Derived {
+  cls: ServiceClass;
+  name: string;
 }
 
-/** The class of a service (remembered per service object: a patch asks for every service's). */
-export function classOf(s: Service): ServiceClass {
-  const known = classes.get(s);
+// A service's class and chain name, remembered per service object in one entry: the
+// driver's prepared services are never changed after preparing, and a patch asks for
+// every service's chain. (Slot layouts are not remembered: they are needed once per
+// service when the table is written, and keeping 100,000 of them costs more in garbage
+// collection than laying them out again.)
+const derived = new WeakMap<Service, Derived>();
+
+function derive(s: Service): Derived {
+  const known = derived.get(s);
   if (known) return known;
-  const c: ServiceClass = {
+  const cls: ServiceClass = {
     family: s.family,
     scheduler: s.scheduler,
-    modulus: layoutOf(s).modulus,
+    modulus: slotModulus(s.scheduler, s.destinations),
   };
   if (s.persistence)
-    c.persistence = {
+    cls.persistence = {
       timeoutMs: s.persistence.timeoutMs,
       prefix: granularityPrefix(s.persistence.granularity) ?? 32,
     };
-  classes.set(s, c);
-  return c;
+  const d: Derived = { cls, name: className(cls) };
+  derived.set(s, d);
+  return d;
 }
+
+/** The slot layout of a service. */
+export const layoutOf = (s: Service): SlotLayout => slotLayout(s.scheduler, s.destinations);
+
+/** The class of a service (remembered per service object). */
+export const classOf = (s: Service): ServiceClass => derive(s).cls;
+
+/** The name of the class chain a service jumps to (remembered per service object). */
+export const classNameOf = (s: Service): string => derive(s).name;
 
 const persistenceSuffix = (p: { timeoutMs: number; prefix: number }) => `p${p.timeoutMs}_${p.prefix}`;
 

@@ -1,5 +1,5 @@
 import { NFTABLES_SCHEDULERS } from '../../model/dataplane-support.ts';
-import { canonicalService, sortById } from './content-canonical.ts';
+import { canonicalService, serviceId } from './content-canonical.ts';
 import { checkDuplicates, checkService, type Refusal } from './content-check.ts';
 import type { DataplaneCapabilities, DataplaneContent, Service } from './dataplane.ts';
 
@@ -80,6 +80,7 @@ export function nftRefusals(s: Service): Refusal[] {
       );
   }
   for (const [i, d] of s.destinations.entries()) {
+    if (typeof d !== 'object' || d === null) continue; // checkService refuses it
     if (d.forwarding !== 'nat')
       refuse(
         `destinations[${i}].forwarding`,
@@ -104,22 +105,101 @@ function nftCanonical(raw: Service): Service {
 }
 
 /**
+ * What the driver remembers between applies: per key, the service as given last time (a
+ * copy, so that a caller changing its object in place is still seen) and its prepared form.
+ */
+export type PrepareCache = Map<string, { given: Service; prepared: Service; id: string }>;
+
+/** Whether two services, as given, say the same (every field checking and preparing look at). */
+export function sameGiven(a: Service, b: Service): boolean {
+  if (
+    a.key !== b.key ||
+    a.family !== b.family ||
+    a.protocol !== b.protocol ||
+    a.address !== b.address ||
+    a.port !== b.port ||
+    a.fwmark !== b.fwmark ||
+    a.scheduler !== b.scheduler
+  )
+    return false;
+  const fa = a.schedulerFlags;
+  const fb = b.schedulerFlags;
+  if ((fa?.length ?? 0) !== (fb?.length ?? 0)) return false;
+  if (fa && fb) for (let i = 0; i < fa.length; i++) if (fa[i] !== fb[i]) return false;
+  const pa = a.persistence;
+  const pb = b.persistence;
+  if (pa !== pb && (!pa || !pb || pa.timeoutMs !== pb.timeoutMs || pa.granularity !== pb.granularity))
+    return false;
+  const na = a.sourceNat;
+  const nb = b.sourceNat;
+  if (
+    na !== nb &&
+    (typeof na !== 'object' || typeof nb !== 'object' || !na || !nb || na.address !== nb.address)
+  )
+    return false;
+  const da = a.destinations;
+  const db = b.destinations;
+  if (!Array.isArray(da) || !Array.isArray(db) || da.length !== db.length) return false;
+  for (let i = 0; i < da.length; i++) {
+    const x = da[i];
+    const y = db[i];
+    if (
+      x === undefined ||
+      y === undefined ||
+      x.address !== y.address ||
+      x.port !== y.port ||
+      x.weight !== y.weight ||
+      x.forwarding !== y.forwarding
+    )
+      return false;
+  }
+  return true;
+}
+
+/** A copy of what sameGiven compares (the caller's object may change after the apply). */
+function copyGiven(s: Service): Service {
+  const out: Service = {
+    key: s.key,
+    family: s.family,
+    protocol: s.protocol,
+    port: s.port,
+    scheduler: s.scheduler,
+    destinations: s.destinations.map((d) => ({
+      address: d.address,
+      port: d.port,
+      weight: d.weight,
+      forwarding: d.forwarding,
+    })),
+  };
+  if (s.address !== undefined) out.address = s.address;
+  if (s.fwmark !== undefined) out.fwmark = s.fwmark;
+  if (s.schedulerFlags !== undefined) out.schedulerFlags = [...s.schedulerFlags];
+  if (s.persistence !== undefined) {
+    out.persistence = { timeoutMs: s.persistence.timeoutMs };
+    if (s.persistence.granularity !== undefined) out.persistence.granularity = s.persistence.granularity;
+  }
+  if (s.sourceNat !== undefined)
+    out.sourceNat = s.sourceNat === 'masquerade' ? 'masquerade' : { address: s.sourceNat.address };
+  return out;
+}
+
+/**
  * The content in the form the nftables dataplane holds it (canonical, in identity order,
  * granularity as a dotted netmask or none for a single address), or every reason it
- * cannot. With a cache (the driver keeps one between applies), a service written exactly
- * as last time is not checked and rewritten again: it is the same object as last time,
- * which also lets the diff skip it at once.
+ * cannot. With a cache (the driver keeps one between applies), a service given exactly as
+ * last time is not checked and rewritten again: it is the same prepared object as last
+ * time, which also lets the diff skip it at once. Prepared services are never changed
+ * afterwards (the driver relies on that).
  */
-export function prepareForNftables(content: DataplaneContent, cache?: Map<string, Service>): Prepared {
+export function prepareForNftables(content: DataplaneContent, cache?: PrepareCache): Prepared {
   const refusals: Refusal[] = [];
-  const prepared: Service[] = [];
-  const next = new Map<string, Service>();
+  const keyed: { id: string; p: Service }[] = [];
+  const next: PrepareCache | undefined = cache ? new Map() : undefined;
   for (const s of content.services) {
-    const raw = cache ? JSON.stringify(s) : undefined;
-    const hit = raw === undefined ? undefined : cache?.get(raw);
-    if (hit !== undefined && raw !== undefined) {
-      prepared.push(hit);
-      next.set(raw, hit);
+    const hit = cache && typeof s.key === 'string' ? cache.get(s.key) : undefined;
+    if (hit !== undefined && sameGiven(s, hit.given)) {
+      keyed.push({ id: hit.id, p: hit.prepared });
+      next?.set(s.key, hit);
       continue;
     }
     const found = checkService(s);
@@ -129,14 +209,29 @@ export function prepareForNftables(content: DataplaneContent, cache?: Map<string
       continue;
     }
     const p = nftCanonical(s);
-    prepared.push(p);
-    if (raw !== undefined) next.set(raw, p);
+    const id = serviceId(p);
+    keyed.push({ id, p });
+    // Given in canonical form already: the prepared copy is the record of what was given.
+    next?.set(s.key, { given: sameGiven(s, p) ? p : copyGiven(s), prepared: p, id });
   }
-  refusals.push(...checkDuplicates(content.services));
-  if (refusals.length > 0) return { ok: false, refusals };
-  if (cache) {
+  if (refusals.length > 0) {
+    refusals.push(...checkDuplicates(content.services));
+    return { ok: false, refusals };
+  }
+  // Every service is valid, so duplicates show on the prepared identities; the refusals
+  // themselves come from checkDuplicates, in its words.
+  const seenIds = new Set<string>();
+  const seenKeys = new Set<string>();
+  for (const { id, p } of keyed) {
+    if (seenIds.has(id) || seenKeys.has(p.key))
+      return { ok: false, refusals: checkDuplicates(content.services) };
+    seenIds.add(id);
+    seenKeys.add(p.key);
+  }
+  if (cache && next) {
     cache.clear();
     for (const [k, v] of next) cache.set(k, v);
   }
-  return { ok: true, services: sortById(prepared) };
+  keyed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { ok: true, services: keyed.map((x) => x.p) };
 }

@@ -1,6 +1,6 @@
 import type { Service } from './dataplane.ts';
 import {
-  className,
+  classNameOf,
   classOf,
   FAMILIES,
   ipOf,
@@ -18,30 +18,48 @@ import {
 } from './nft-names.ts';
 import { prefixToNetmask } from './nft-refusals.ts';
 
-// nft scripts (plain text, one `nft -f` transaction each) for keepgit's table: the whole
+// nft scripts (plain text, one `nft -f -` transaction each) for keepgit's table: the whole
 // table from scratch, a patch that changes only the elements of the services that
 // differ, and the table's removal. Pure: content in, text out. Each line remembers the
 // service it was written for, so that the kernel's complaint about line N names it.
+//
+// A table of 10,000 services is ~110,000 lines. They are written as pieces (strings that
+// exist already: addresses, ports, separators) into one array joined once, not as a
+// string per line: building and keeping 110,000 line strings alive costs more in garbage
+// collection than everything else in an apply.
 
 export interface Script {
-  lines: string[];
-  /** owners[i]: the key of the service line i was written for. */
+  /** The batch, one command, declaration or element per line. */
+  text: string;
+  /** owners[i]: the key of the service line i + 1 was written for. */
   owners: (string | undefined)[];
 }
 
-function script(): Script & { add(text: string, owner?: string): void } {
-  const s = {
-    lines: [] as string[],
-    owners: [] as (string | undefined)[],
-    add(text: string, owner?: string) {
-      s.lines.push(text);
-      s.owners.push(owner);
-    },
-  };
-  return s;
+interface Builder {
+  /** Text not yet ended by a newline. */
+  pieces: string[];
+  owners: (string | undefined)[];
+  line(text: string, owner?: string): void;
+  done(): Script;
 }
 
-export const scriptText = (s: Script): string => `${s.lines.join('\n')}\n`;
+function builder(): Builder {
+  const b: Builder = {
+    pieces: [],
+    owners: [],
+    line(text, owner) {
+      b.pieces.push(text, '\n');
+      b.owners.push(owner);
+    },
+    done: () => ({ text: b.pieces.join(''), owners: b.owners }),
+  };
+  return b;
+}
+
+export const scriptText = (s: Script): string => s.text;
+
+/** The lines of a script (without the final empty one). */
+export const scriptLines = (s: Script): string[] => s.text.split('\n').slice(0, -1);
 
 /** Maximum persistent clients per protocol (the kernel refuses new ones beyond, existing ones keep working). */
 export const PERSIST_SIZE = 262144;
@@ -100,31 +118,50 @@ export interface Element {
   text: string;
 }
 
-const svcKey = (s: Service) => `${s.address} . ${proto(s.protocol)} . ${s.port}`;
+/**
+ * Where eachElement writes, as pieces, so that a full table is written without a string
+ * per element: an element is its key, a comment (with its leading space, or '') and, in
+ * a map, a value; a slot element's key is `prefix` and the slot, its value `target` (a
+ * real server, one string per real server however many slots it has).
+ */
+interface ElementWriter {
+  element(map: string, key: string, comment: string, value: string | undefined): void;
+  slot(map: string, prefix: string, slot: string, comment: string, target: string): void;
+}
+
+/** Writes every element the table holds for one (prepared) service. */
+function eachElement(s: Service, w: ElementWriter): void {
+  const key = `${s.address} . ${proto(s.protocol)} . ${s.port}`;
+  const c = classOf(s);
+  w.element(svcMap(s.family), key, ` comment "${s.key}"`, `goto ${classNameOf(s)}`);
+  if (c.persistence)
+    w.element(persMap(s.family), key, '', `goto ${updateChainName(s.family, c.persistence)}`);
+  if (s.sourceNat === 'masquerade') w.element(masqSet(s.family), key, '', undefined);
+  else if (s.sourceNat) w.element(snatMap(s.family), key, '', s.sourceNat.address);
+  const map = slotsMap(s.family, s.protocol);
+  const prefix = `${s.address} . ${s.port} . `;
+  const targets: string[] = [];
+  for (const d of s.destinations) targets.push(`${d.address} . ${d.port}`);
+  for (const e of layoutOf(s).elements) {
+    const target = targets[e.dest];
+    if (target === undefined) continue;
+    const comment = e.weight === undefined ? '' : ` comment "w=${e.weight}"`;
+    w.slot(map, prefix, String(e.slot), comment, target);
+  }
+}
 
 /** Every element the table holds for one (prepared) service. */
 export function serviceElements(s: Service): Element[] {
-  const key = svcKey(s);
-  const c = classOf(s);
-  const out: Element[] = [
-    { map: svcMap(s.family), key, text: `${key} comment "${s.key}" : goto ${className(c)}` },
-  ];
-  if (c.persistence)
-    out.push({
-      map: persMap(s.family),
-      key,
-      text: `${key} : goto ${updateChainName(s.family, c.persistence)}`,
-    });
-  if (s.sourceNat === 'masquerade') out.push({ map: masqSet(s.family), key, text: key });
-  else if (s.sourceNat) out.push({ map: snatMap(s.family), key, text: `${key} : ${s.sourceNat.address}` });
-  const map = slotsMap(s.family, s.protocol);
-  for (const e of layoutOf(s).elements) {
-    const d = s.destinations[e.dest];
-    if (d === undefined) continue;
-    const k = `${s.address} . ${s.port} . ${e.slot}`;
-    const comment = e.weight === undefined ? '' : ` comment "w=${e.weight}"`;
-    out.push({ map, key: k, text: `${k}${comment} : ${d.address} . ${d.port}` });
-  }
+  const out: Element[] = [];
+  eachElement(s, {
+    element(map, key, comment, value) {
+      out.push({ map, key, text: value === undefined ? `${key}${comment}` : `${key}${comment} : ${value}` });
+    },
+    slot(map, prefix, slot, comment, target) {
+      const key = prefix + slot;
+      out.push({ map, key, text: `${key}${comment} : ${target}` });
+    },
+  });
   return out;
 }
 
@@ -132,13 +169,25 @@ export function serviceElements(s: Service): Element[] {
 export function chainsFor(services: readonly Service[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const s of services) {
+    const name = classNameOf(s);
+    if (out.has(name)) continue;
     const c = classOf(s);
-    const name = className(c);
-    if (!out.has(name)) out.set(name, classRules(c));
+    out.set(name, classRules(c));
     if (c.persistence) {
       const u = updateChainName(s.family, c.persistence);
       if (!out.has(u)) out.set(u, updateRules(c.persistence));
     }
+  }
+  return out;
+}
+
+/** The names of the chains a content needs (chainsFor without the rules). */
+function chainNames(services: readonly Service[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of services) {
+    out.add(classNameOf(s));
+    const p = classOf(s).persistence;
+    if (p) out.add(updateChainName(s.family, p));
   }
   return out;
 }
@@ -217,38 +266,61 @@ function baseChains(): string[] {
 
 /** The whole table, replacing whatever table of that name exists, in one transaction. */
 export function renderFullTable(table: string, services: readonly Service[], gen: number): Script {
-  const s = script();
-  s.add(`table inet ${table} {}`);
-  s.add(`delete table inet ${table}`);
-  s.add(`table inet ${table} {`);
-  s.add(`  set gen { type mark; elements = { ${gen} }; }`);
-  const byMap = new Map<string, { text: string; owner: string }[]>();
-  for (const svc of services)
-    for (const e of serviceElements(svc)) {
-      const list = byMap.get(e.map) ?? [];
-      list.push({ text: e.text, owner: svc.key });
-      byMap.set(e.map, list);
+  const b = builder();
+  b.line(`table inet ${table} {}`);
+  b.line(`delete table inet ${table}`);
+  b.line(`table inet ${table} {`);
+  b.line(`  set gen { type mark; elements = { ${gen} }; }`);
+  // Element pieces by map, and the service of each element line. nft takes a comma after
+  // the last element too, so every element line ends the same way.
+  const byMap = new Map<string, { pieces: string[]; owners: string[] }>();
+  const listOf = (map: string) => {
+    let list = byMap.get(map);
+    if (list === undefined) {
+      list = { pieces: [], owners: [] };
+      byMap.set(map, list);
     }
+    return list;
+  };
+  let owner = '';
+  const writer: ElementWriter = {
+    element(map, key, comment, value) {
+      const list = listOf(map);
+      if (value === undefined) list.pieces.push(key, comment, ',\n');
+      else list.pieces.push(key, comment, ' : ', value, ',\n');
+      list.owners.push(owner);
+    },
+    slot(map, prefix, slot, comment, target) {
+      const list = listOf(map);
+      if (comment === '') list.pieces.push(prefix, slot, ' : ', target, ',\n');
+      else list.pieces.push(prefix, slot, comment, ' : ', target, ',\n');
+      list.owners.push(owner);
+    },
+  };
+  for (const svc of services) {
+    owner = svc.key;
+    eachElement(svc, writer);
+  }
   for (const m of mapDeclarations()) {
-    s.add(`  ${isSet(m.name) ? 'set' : 'map'} ${m.name} {`);
-    for (const d of m.decl) s.add(`    ${d}`);
-    const elements = byMap.get(m.name) ?? [];
-    if (elements.length > 0) {
-      s.add('    elements = {');
-      for (const [i, e] of elements.entries())
-        s.add(`      ${e.text}${i < elements.length - 1 ? ',' : ''}`, e.owner);
-      s.add('    }');
+    b.line(`  ${isSet(m.name) ? 'set' : 'map'} ${m.name} {`);
+    for (const d of m.decl) b.line(`    ${d}`);
+    const elements = byMap.get(m.name);
+    if (elements !== undefined) {
+      b.line('    elements = {');
+      b.pieces.push(elements.pieces.join(''));
+      for (const o of elements.owners) b.owners.push(o);
+      b.line('    }');
     }
-    s.add('  }');
+    b.line('  }');
   }
   for (const [name, rules] of chainsFor(services)) {
-    s.add(`  chain ${name} {`);
-    for (const r of rules) s.add(`    ${r}`);
-    s.add('  }');
+    b.line(`  chain ${name} {`);
+    for (const r of rules) b.line(`    ${r}`);
+    b.line('  }');
   }
-  for (const line of baseChains()) s.add(line);
-  s.add('}');
-  return s;
+  for (const line of baseChains()) b.line(line);
+  b.line('}');
+  return b.done();
 }
 
 export interface PatchInput {
@@ -271,16 +343,19 @@ export interface PatchInput {
  * one `before` describes.
  */
 export function renderPatch(p: PatchInput): Script {
-  const s = script();
+  const s = builder();
   const t = `inet ${p.table}`;
-  s.add(`delete element ${t} gen { ${p.oldGen} }`);
-  s.add(`add element ${t} gen { ${p.newGen} }`);
-  const oldChains = chainsFor(p.before);
-  const newChains = chainsFor(p.after);
-  for (const [name, rules] of newChains) {
+  s.line(`delete element ${t} gen { ${p.oldGen} }`);
+  s.line(`add element ${t} gen { ${p.newGen} }`);
+  // Only the touched services can bring a chain in or leave one unused; the names of all
+  // are remembered per service, so these scans cost no string building.
+  const oldChains = chainNames(p.before);
+  const newChains = chainNames(p.after);
+  const fresh = p.touched.flatMap(({ after }) => (after ? [after] : []));
+  for (const [name, rules] of chainsFor(fresh)) {
     if (oldChains.has(name)) continue;
-    s.add(`add chain ${t} ${name}`);
-    for (const r of rules) s.add(`add rule ${t} ${name} ${r}`);
+    s.line(`add chain ${t} ${name}`);
+    for (const r of rules) s.line(`add rule ${t} ${name} ${r}`);
   }
   const adds: { text: string; owner: string }[] = [];
   for (const { before, after } of p.touched) {
@@ -289,7 +364,7 @@ export function renderPatch(p: PatchInput): Script {
     const will = new Map((after ? serviceElements(after) : []).map((e) => [`${e.map}|${e.key}`, e]));
     for (const [id, e] of was) {
       const n = will.get(id);
-      if (n === undefined || n.text !== e.text) s.add(`delete element ${t} ${e.map} { ${e.key} }`, owner);
+      if (n === undefined || n.text !== e.text) s.line(`delete element ${t} ${e.map} { ${e.key} }`, owner);
     }
     for (const [id, e] of will) {
       const o = was.get(id);
@@ -297,10 +372,10 @@ export function renderPatch(p: PatchInput): Script {
         adds.push({ text: `add element ${t} ${e.map} { ${e.text} }`, owner });
     }
   }
-  for (const d of p.extraDeletes ?? []) s.add(`delete element ${t} ${d.map} { ${d.key} }`);
-  for (const a of adds) s.add(a.text, a.owner);
-  for (const name of oldChains.keys()) if (!newChains.has(name)) s.add(`delete chain ${t} ${name}`);
-  return s;
+  for (const d of p.extraDeletes ?? []) s.line(`delete element ${t} ${d.map} { ${d.key} }`);
+  for (const a of adds) s.line(a.text, a.owner);
+  for (const name of oldChains) if (!newChains.has(name)) s.line(`delete chain ${t} ${name}`);
+  return s.done();
 }
 
 /** Removes the table if it exists (creating it empty first makes the delete never fail). */

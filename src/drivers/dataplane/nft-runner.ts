@@ -10,22 +10,31 @@ export interface NftResult {
   stderr: string;
 }
 
-export type NftRunner = (args: readonly string[]) => Promise<NftResult>;
+/** Runs nft with `args`; `input`, when given, is written to its standard input (for `-f -`). */
+export type NftRunner = (args: readonly string[], input?: string) => Promise<NftResult>;
 
 /** Runs `command` (by default `nft`) with the arguments given. */
 export function nftRunner(command: readonly string[] = ['nft']): NftRunner {
   const [cmd = 'nft', ...pre] = command;
-  return (args) =>
+  return (args, input) =>
     new Promise((resolve) => {
-      const child = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(cmd, [...pre, ...args], {
+        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
+      child.stdout?.on('data', (b: Buffer) => out.push(b));
+      child.stderr?.on('data', (b: Buffer) => err.push(b));
       let failed: Error | undefined;
       child.on('error', (e) => {
         failed = e;
       });
+      if (child.stdin) {
+        // nft missing, or exiting before it read everything (a parse error): its exit
+        // status and stderr say why, so a broken pipe here is not news.
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(input);
+      }
       child.on('close', (code) => {
         const stderr = Buffer.concat(err).toString('utf8');
         resolve({

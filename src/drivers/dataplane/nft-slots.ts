@@ -75,26 +75,64 @@ function interleave(counts: number[]): number[] {
 
 export const isWeighted = (scheduler: string): boolean => scheduler !== 'rr';
 
+/** The weight every real server has, when they all have the same one above 0. */
+function uniformWeight(destinations: readonly Destination[]): number | undefined {
+  const first = destinations[0]?.weight;
+  if (first === undefined || !(first > 0)) return undefined;
+  for (let i = 1; i < destinations.length; i++) if (destinations[i]?.weight !== first) return undefined;
+  return first;
+}
+
 export function slotLayout(scheduler: string, destinations: readonly Destination[]): SlotLayout {
-  const positive = destinations.flatMap((d, i) => (d.weight > 0 ? [i] : []));
-  const counts = slotCounts(
-    isWeighted(scheduler),
-    positive.map((i) => destinations[i]?.weight ?? 0),
-  );
-  const order = interleave(counts);
+  // The usual case, and the one a 10,000-service apply meets 10,000 times: every real
+  // server has the same weight, so each gets one slot, in order (what the general path
+  // below computes too, without its arrays and passes).
+  const same = uniformWeight(destinations);
+  if (same !== undefined) {
+    const elements: SlotElement[] = [];
+    for (let i = 0; i < destinations.length; i++)
+      elements.push(same === 1 ? { slot: i, dest: i } : { slot: i, dest: i, weight: same });
+    return { modulus: destinations.length, elements };
+  }
+  const positive: number[] = [];
+  const weights: number[] = [];
+  for (let i = 0; i < destinations.length; i++) {
+    const w = destinations[i]?.weight ?? 0;
+    if (w > 0) {
+      positive.push(i);
+      weights.push(w);
+    }
+  }
+  const counts = slotCounts(isWeighted(scheduler), weights);
+  // One slot each (rr, or equal weights): smooth weighted round robin is the plain order,
+  // so skip its quadratic loop (it runs for every service of a 10,000-service apply).
+  const order = counts.every((c) => c === 1) ? counts.map((_, k) => k) : interleave(counts);
   const elements: SlotElement[] = [];
   const marked = new Set<number>();
-  for (const [slot, k] of order.entries()) {
+  for (let slot = 0; slot < order.length; slot++) {
+    const k = order[slot] ?? 0;
     const dest = positive[k] ?? 0;
     const el: SlotElement = { slot, dest };
-    const weight = destinations[dest]?.weight ?? 0;
-    if (!marked.has(dest) && weight !== counts[k]) el.weight = weight;
-    marked.add(dest);
+    const weight = weights[k] ?? 0;
+    if (weight !== counts[k] && !marked.has(dest)) {
+      el.weight = weight;
+      marked.add(dest);
+    }
     elements.push(el);
   }
   let parked = order.length;
-  for (const [i, d] of destinations.entries()) if (d.weight === 0) elements.push({ slot: parked++, dest: i });
+  for (let i = 0; i < destinations.length; i++)
+    if (destinations[i]?.weight === 0) elements.push({ slot: parked++, dest: i });
   return { modulus: order.length, elements };
+}
+
+/** The slot count alone (slotLayout's modulus, without laying the slots out). */
+export function slotModulus(scheduler: string, destinations: readonly Destination[]): number {
+  if (uniformWeight(destinations) !== undefined) return destinations.length;
+  const weights: number[] = [];
+  for (const d of destinations) if (d.weight > 0) weights.push(d.weight);
+  if (!isWeighted(scheduler) || weights.length >= MAX_SLOTS) return weights.length;
+  return slotCounts(true, weights).reduce((a, b) => a + b, 0);
 }
 
 export interface ReadSlot<T> {
