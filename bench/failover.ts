@@ -1,12 +1,15 @@
 // bench/failover.ts — client-visible failover of a keepgit pair beside a keepalived pair
-// (Debian's keepalived 2.2.x), in one lab and in the same run, plus the idle cost (RSS and
-// CPU) of a master with 1 and 200 instances. Run by hand, as root; never by npm test:
+// (Debian's keepalived 2.2.x), in one lab and in the same run, the advert-level failover
+// read from a capture, plus the idle cost (RSS and CPU) of a master with 1 and 200
+// instances at 1 s and at 0.1 s. Run by hand, as root; never by npm test:
 //
 //   node --import tsx bench/failover.ts [--runs 5] [--idle 30] [--quick] [--skip-idle]
-//                                       [--only crash-v2,sigterm-v3,...] [--idle-adverts 1s,100ms] [--adverts]
+//                                       [--only crash-v2,sigterm-v3,...] [--idle-adverts 1s,100ms]
 //
-// --adverts (experimental) adds the advert-level failover column from bench/failover-adverts.ts;
-// its raw-socket listener was seen to miss adverts in v2 runs, so it is off by default.
+// keepgit runs as installed: compiled (dist/). The bench builds dist/ first when it is
+// missing or older than the sources, and pins every agent it starts to that build
+// (KEEPGIT_RUNTIME=dist), so that an edit made elsewhere during the run cannot switch
+// later runs to the TypeScript loader; if the build fails it says so and runs from source.
 //
 // The lab: lb1 (priority 110, the master), lb2 (100) and a client on one bridge; VIP
 // 192.0.2.100/24. Each run starts from nothing (no process, no VIP anywhere): lb1 is started
@@ -20,17 +23,22 @@
 // and stops the prober. Outage = the longest gap between two consecutive replies from 1 s
 // before the event to the end. Transition = the event to lb2's switch to MASTER, from
 // keepgit's JSON log (its own timestamp) or from the time keepalived's "Entering MASTER
-// STATE" line reached us. Advert-level failover = lb1's last advert to lb2's first, as heard
-// on the client by bench/failover-adverts.ts (a raw socket; no capture tool needed). Everything runs in namespaces this process creates; all of it is
-// removed at the end, on an error and on SIGINT/SIGTERM, and every process is ended by PID.
+// STATE" line reached us. Advert-level failover = lb1's last advert to lb2's first advert,
+// and to lb2's first gratuitous ARP for the VIP, from a capture of what the bridge sent to
+// the client (bench/failover-capture.c, an AF_PACKET socket with kernel timestamps, in
+// the switch namespace; no capture tool needed). Everything runs in namespaces this
+// process creates; all of it is removed at the end, on an error and on SIGINT/SIGTERM, and
+// every process is ended by PID.
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { distIsFresh } from '../bin/source-stamp.js';
 import { run, runAsync } from '../src/lab/run.ts';
 import { createLab, type Lab } from '../src/lab/topology.ts';
+import { advertFailover, type Capture, compileCapture, startCapture } from './failover-capture.ts';
 import { longestGap, startProbe } from './failover-probe.ts';
 
 const { values } = parseArgs({
@@ -40,15 +48,14 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     'skip-idle': { type: 'boolean', default: false },
     only: { type: 'string' },
-    'idle-adverts': { type: 'string', default: '1s' },
-    adverts: { type: 'boolean', default: false },
+    'idle-adverts': { type: 'string', default: '1s,100ms' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   console.log(
     'usage: node --import tsx bench/failover.ts [--runs N (5)] [--idle SECONDS (30)] [--quick (1 run, 5 s idle)]\n' +
-      '       [--skip-idle] [--only crash-v2,crash-v3,sigterm-v2,sigterm-v3,linkdown-v2] [--idle-adverts 1s,100ms] [--adverts]',
+      '       [--skip-idle] [--only crash-v2,crash-v3,sigterm-v2,sigterm-v3,linkdown-v2] [--idle-adverts 1s,100ms (both)]',
   );
   process.exit(0);
 }
@@ -68,6 +75,19 @@ for (const tool of ['ip', 'nft', 'ping', 'keepalived'])
   }
 
 const ROOT = resolve(import.meta.dirname, '..');
+
+/** dist/ when it is (or could now be) built from the sources as they are; else the TypeScript. */
+function keepgitRuntime(): 'dist' | 'source' {
+  if (distIsFresh(ROOT)) return 'dist';
+  console.log('dist/ is missing or older than the sources: npm run build');
+  const r = spawnSync(process.execPath, ['scripts/build-dist.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status === 0 && existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) return 'dist';
+  console.log(
+    'WARNING: dist/ could not be built: keepgit runs through tsx, whose loader and esbuild count in its RSS',
+  );
+  return 'source';
+}
+const RUNTIME = keepgitRuntime();
 const MASTER = 'lb1';
 const BACKUP = 'lb2';
 const CLIENT = 'client';
@@ -107,7 +127,7 @@ const only = values.only?.split(',').map((s) => s.trim());
 const SCENARIOS = only ? ALL_SCENARIOS.filter((s) => only.includes(s.id)) : ALL_SCENARIOS;
 if (only && SCENARIOS.length !== only.length)
   throw new Error(`--only: known scenarios are ${ALL_SCENARIOS.map((s) => s.id).join(', ')}`);
-const IDLE_ADVERTS = (values['idle-adverts'] ?? '1s').split(',').map((a) => {
+const IDLE_ADVERTS = (values['idle-adverts'] ?? '1s,100ms').split(',').map((a) => {
   if (a === '1s') return V3_1S;
   if (a === '100ms') return V3_100MS;
   throw new Error(`--idle-adverts ${a}: expected 1s or 100ms`);
@@ -233,7 +253,7 @@ function startNode(lab: Lab, impl: Impl, host: string, dir: string): Peer {
       host,
       process.execPath,
       ['bin/keepgit.js', 'agent', '--repo-dir', join(dir, 'repo'), '--node', host, '--log', 'json'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KEEPGIT_RUNTIME: RUNTIME } },
     );
   } else {
     const base = join(dir, `ka-${host}-${pidFiles++}`);
@@ -290,6 +310,9 @@ function killNamespacePids(namespaces: readonly string[]): void {
     for (const pid of run('ip', ['netns', 'pids', ns]).stdout.split('\n').filter(Boolean))
       signal(Number(pid), 'SIGKILL');
 }
+
+/** The hosts' namespaces: between runs, everything but the capture helper in the switch's. */
+const hostNamespaces = (lab: Lab): string[] => lab.hosts.map((h) => h.ns);
 
 interface KeepgitLog {
   ts?: string;
@@ -368,57 +391,22 @@ async function cleanState(lab: Lab, specs: readonly InstanceSpec[]): Promise<voi
 interface RunResult {
   outageMs?: number;
   transitionMs?: number;
-  /** The old master's last advert (any priority) to the new master's first, as heard by the client. */
+  /** From the capture: the old master's last advert (any priority) to the new master's first advert, and to its first GARP. */
   advertMs?: number;
+  garpMs?: number;
   error?: string;
 }
 
-interface Heard {
-  at: number;
-  src: string;
-  vrid: number;
-  priority: number;
-}
-/** bench/failover-adverts.ts in the client's namespace: every VRRP advert on the segment. */
-function startAdvertListener(lab: Lab): { child: ChildProcess; heard: Heard[]; ready: () => boolean } {
-  const child = lab.spawn(
-    CLIENT,
-    process.execPath,
-    ['--import', 'tsx', 'bench/failover-adverts.ts', lab.address(CLIENT, 4)],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const heard: Heard[] = [];
-  let ready = false;
-  let buffer = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    buffer += d;
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    for (const line of parts) {
-      if (line === 'ready') ready = true;
-      const [at, src, vrid, priority] = line.split(' ');
-      if (src !== undefined)
-        heard.push({ at: Number(at), src, vrid: Number(vrid), priority: Number(priority) });
-    }
-  });
-  child.stderr?.resume();
-  return { child, heard, ready: () => ready };
-}
-
-function advertFailover(heard: readonly Heard[], lab: Lab, t0: number): number | undefined {
-  const oldIp = lab.address(MASTER, 4);
-  const newIp = lab.address(BACKUP, 4);
-  const first = heard.find((h) => h.at >= t0 && h.src === newIp && h.vrid === VRID && h.priority > 0);
-  if (!first) return undefined;
-  const last = heard.filter((h) => h.at <= first.at && h.src === oldIp && h.vrid === VRID).pop();
-  return last ? first.at - last.at : undefined;
-}
-
-async function failoverRun(lab: Lab, impl: Impl, sc: Scenario, dir: string): Promise<RunResult> {
+async function failoverRun(
+  lab: Lab,
+  impl: Impl,
+  sc: Scenario,
+  dir: string,
+  capture: Capture | undefined,
+): Promise<RunResult> {
   const specs = instances(1);
   const nodes: Peer[] = [];
   let probe: ReturnType<typeof startProbe> | undefined;
-  let listener: ReturnType<typeof startAdvertListener> | undefined;
   const a = sc.advert;
   const describe = () =>
     nodes
@@ -429,12 +417,6 @@ async function failoverRun(lab: Lab, impl: Impl, sc: Scenario, dir: string): Pro
     const held = [];
     for (const h of [MASTER, BACKUP]) if (await hasVip(lab, h)) held.push(h);
     if (held.length > 0) throw new Error(`VIP still on ${held.join(', ')} before the run`);
-
-    if (values.adverts) {
-      listener = startAdvertListener(lab);
-      const ls = listener;
-      await waitFor('the advert listener', () => ls.ready(), 10_000);
-    }
 
     // lb1 alone until it is master, then lb2 until it is backup; then let adverts flow.
     const startedAt = Date.now();
@@ -486,25 +468,28 @@ async function failoverRun(lab: Lab, impl: Impl, sc: Scenario, dir: string): Pro
     await p.stop();
     const gap = longestGap(p.replies, t0 - 1000);
     const became = enteredAt(backup, 'Master', t0);
+    const adverts = capture
+      ? advertFailover(capture.frames, {
+          oldIp: lab.address(MASTER, 4),
+          newIp: lab.address(BACKUP, 4),
+          newMac: lab.mac(BACKUP),
+          vrid: VRID,
+          vip: VIP,
+          since: t0,
+        })
+      : {};
     return {
       outageMs: gap?.ms,
       transitionMs: became === undefined ? undefined : became - t0,
-      advertMs: listener ? advertFailover(listener.heard, lab, t0) : undefined,
+      advertMs: adverts.advertMs,
+      garpMs: adverts.garpMs,
     };
   } catch (e) {
     return { error: `${e instanceof Error ? e.message : String(e)}\n${describe()}` };
   } finally {
     await probe?.stop();
-    if (listener?.child.pid !== undefined && listener.child.exitCode === null) {
-      const l = listener;
-      signal(l.child.pid, 'SIGTERM');
-      await Promise.race([
-        new Promise((res) => l.child.once('exit', res)),
-        sleep(2000, undefined, { ref: false }),
-      ]);
-    }
     for (const n of nodes) await stopNode(n);
-    killNamespacePids(lab.namespaces);
+    killNamespacePids(hostNamespaces(lab));
     await cleanState(lab, specs);
   }
 }
@@ -580,7 +565,7 @@ async function idleRun(lab: Lab, impl: Impl, n: number, dir: string): Promise<Us
     return e instanceof Error ? e.message : String(e);
   } finally {
     if (node) await stopNode(node, 10_000);
-    killNamespacePids(lab.namespaces);
+    killNamespacePids(hostNamespaces(lab));
     await cleanState(lab, specs);
   }
 }
@@ -628,17 +613,29 @@ try {
   const l = lab;
   const kaVersion = run('keepalived', ['--version']).stderr.split('\n')[0]?.trim() ?? 'keepalived';
   console.log(
-    `failover bench: ${RUNS} run(s) per scenario and implementation, median; ${kaVersion}; node ${process.version}`,
+    `failover bench: ${RUNS} run(s) per scenario and implementation, median; ${kaVersion}; node ${process.version}; ` +
+      `keepgit from ${RUNTIME === 'dist' ? 'dist/ (compiled)' : 'src/ through tsx'}`,
   );
   console.log("outage = longest gap in the client's ping replies (5 ms probe, ~10 ms resolution);");
   console.log(
     'transition = event → lb2 enters MASTER (keepgit: its JSON log ts; keepalived: log line arrival);',
   );
-  console.log(
-    values.adverts
-      ? "advert = lb1's last advert → lb2's first, heard by a raw-socket listener on the client\n"
-      : 'advert: not measured (--adverts, experimental)\n',
-  );
+
+  // One capture for the whole bench, on the switch's port to the client; each run reads
+  // the frames after its own event.
+  let capture: Capture | undefined;
+  const compiled = compileCapture(base);
+  if (compiled.ok) {
+    const c = startCapture(l, compiled.path, CLIENT);
+    await waitFor('the capture helper', () => c.ready() || c.failed() !== undefined, 10_000);
+    if (c.failed()) console.log(`advert-level: not measured (${c.failed()})`);
+    else capture = c;
+  } else console.log(`advert-level: not measured (${compiled.why})`);
+  if (capture)
+    console.log(
+      "advert-level = lb1's last advert → lb2's first advert / first gratuitous ARP for the VIP, from a capture\n" +
+        '  of what the bridge sent to the client (AF_PACKET, kernel timestamps; bench/failover-capture.c)\n',
+    );
 
   const results = new Map<string, Record<Impl, RunResult[]>>();
   for (const sc of SCENARIOS) {
@@ -647,45 +644,31 @@ try {
     results.set(sc.id, res);
     for (let r = 0; r < RUNS; r++)
       for (const impl of IMPLS) {
-        const out = await failoverRun(l, impl, sc, dir);
+        const out = await failoverRun(l, impl, sc, dir, capture);
         res[impl].push(out);
         console.log(
           `  ${sc.id.padEnd(11)} run ${r + 1} ${impl.padEnd(10)} ${
             out.error
               ? `FAILED: ${out.error}`
-              : `outage ${ms(out.outageMs)} ms, transition ${ms(out.transitionMs)} ms, advert-level ${ms(out.advertMs)} ms`
+              : `outage ${ms(out.outageMs)} ms, transition ${ms(out.transitionMs)} ms, ` +
+                `advert-level ${ms(out.advertMs)} ms, to GARP ${ms(out.garpMs)} ms`
           }`,
         );
       }
   }
+  if (capture?.failed()) console.log(`WARNING: ${capture.failed()}`);
 
-  const pick = (rs: readonly RunResult[], k: 'outageMs' | 'transitionMs' | 'advertMs') =>
+  type Figure = 'outageMs' | 'transitionMs' | 'advertMs' | 'garpMs';
+  const pick = (rs: readonly RunResult[], k: Figure) =>
     rs.flatMap((r) => (r[k] === undefined ? [] : [r[k] as number]));
-  const rows = SCENARIOS.map((sc) => {
-    const r = results.get(sc.id) as Record<Impl, RunResult[]>;
-    const kgO = median(pick(r.keepgit, 'outageMs'));
-    const kaO = median(pick(r.keepalived, 'outageMs'));
-    const kgT = median(pick(r.keepgit, 'transitionMs'));
-    const kaT = median(pick(r.keepalived, 'transitionMs'));
-    const kgA = median(pick(r.keepgit, 'advertMs'));
-    const kaA = median(pick(r.keepalived, 'advertMs'));
-    const fails = r.keepgit.filter((x) => x.error).length + r.keepalived.filter((x) => x.error).length;
-    return [
-      sc.title,
-      ms(kgO),
-      ms(kaO),
-      ratio(kgO, kaO),
-      ms(kgT),
-      ms(kaT),
-      ratio(kgT, kaT),
-      ms(kgA),
-      ms(kaA),
-      ratio(kgA, kaA),
-      fails === 0 ? '' : `${fails} failed`,
-    ];
-  });
+  const cells = (r: Record<Impl, RunResult[]>, k: Figure) => {
+    const kg = median(pick(r.keepgit, k));
+    const ka = median(pick(r.keepalived, k));
+    return [ms(kg), ms(ka), ratio(kg, ka)];
+  };
+  const byScenario = SCENARIOS.map((sc) => ({ sc, r: results.get(sc.id) as Record<Impl, RunResult[]> }));
   console.log(
-    `\n${table(
+    `\nclient view:\n${table(
       [
         'scenario',
         'keepgit outage ms',
@@ -694,14 +677,34 @@ try {
         'keepgit transition ms',
         'keepalived transition ms',
         'ratio',
-        'keepgit advert ms',
-        'keepalived advert ms',
-        'ratio',
         '',
       ],
-      rows,
+      byScenario.map(({ sc, r }) => {
+        const fails = r.keepgit.filter((x) => x.error).length + r.keepalived.filter((x) => x.error).length;
+        return [
+          sc.title,
+          ...cells(r, 'outageMs'),
+          ...cells(r, 'transitionMs'),
+          fails === 0 ? '' : `${fails} failed`,
+        ];
+      }),
     )}\n`,
   );
+  if (capture)
+    console.log(
+      `advert-level failover (capture):\n${table(
+        [
+          'scenario',
+          'keepgit advert ms',
+          'keepalived advert ms',
+          'ratio',
+          'keepgit to GARP ms',
+          'keepalived to GARP ms',
+          'ratio',
+        ],
+        byScenario.map(({ sc, r }) => [sc.title, ...cells(r, 'advertMs'), ...cells(r, 'garpMs')]),
+      )}\n`,
+    );
 
   if (!values['skip-idle']) {
     console.log(`idle master, v3, ${IDLE_S} s (RSS summed over the processes in lb1's namespace):`);

@@ -2,15 +2,18 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agentAnnouncer } from '../agent/arp-announcer.ts';
-import { loadDesiredDir } from '../agent/load-desired.ts';
 import { createLogger, type LogFormat } from '../agent/log.ts';
 import { runAgent } from '../agent/run-agent.ts';
-import { type Listening, listen, parseListen } from '../api/listen.ts';
-import { statusApp } from '../api/status-app.ts';
+
+/** Kept here so that a VRRP-only agent does not load the dataplane drivers to learn it. */
+const DEFAULT_STATE_DIR = '/var/lib/keepgit';
+
+import type { Listening } from '../api/listen.ts';
 import { createNetlinkAddressDriver } from '../drivers/addresses/netlink-address-driver.ts';
 import { openVrrpTransport } from '../drivers/vrrp-socket/vrrp-transport.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { systemClock, systemTimers } from '../vrrp/instance-timers.ts';
+import { loadDesired } from './agent-load.ts';
 import type { Command } from './io.ts';
 
 // keepgit agent: run this node's share of a repository until told to stop.
@@ -63,7 +66,10 @@ export const agentCommand: Command = async (args, io) => {
     io.err(`keepgit agent: --log ${format}: expected json or text`);
     return 2;
   }
-  const at = values.listen === undefined ? undefined : parseListen(values.listen);
+  // The HTTP server (Hono and @hono/node-server) is loaded only when asked for: an agent
+  // without --listen does not carry it in memory.
+  const api = values.listen === undefined ? undefined : await import('../api/listen.ts');
+  const at = values.listen === undefined ? undefined : api?.parseListen(values.listen);
   if (values.listen !== undefined && at === undefined) {
     io.err(`keepgit agent: --listen ${values.listen}: expected HOST:PORT, e.g. 127.0.0.1:9742 or [::1]:9742`);
     return 2;
@@ -71,7 +77,11 @@ export const agentCommand: Command = async (args, io) => {
 
   const log = createLogger({ format: format as LogFormat, write: io.out });
 
-  const desired = await loadDesiredDir(dir, node);
+  const desired = await loadDesired(dir, node);
+  if (desired.ok === 'crashed') {
+    io.err(`keepgit agent: refusing to start: the repository could not be loaded: ${desired.message}`);
+    return 1;
+  }
   if (!desired.ok) {
     for (const d of desired.diagnostics) io.err(formatDiagnostic(d));
     io.err(`keepgit agent: refusing to start: ${dir} is not a valid repository for node ${node}`);
@@ -97,9 +107,16 @@ export const agentCommand: Command = async (args, io) => {
   const handler = (sig: NodeJS.Signals) => onSignal(sig);
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  // SIGHUP, as with keepalived: read the directory again and apply what changed. The
+  // revision goes through the same gate as at start, in the same loader.
+  let reloads = 0;
+  let onReload: () => void = () => {};
+  const hup = () => onReload();
+  process.on('SIGHUP', hup);
   const done = () => {
     process.off('SIGTERM', handler);
     process.off('SIGINT', handler);
+    process.off('SIGHUP', hup);
     addresses.close();
   };
 
@@ -113,6 +130,16 @@ export const agentCommand: Command = async (args, io) => {
       timers,
       log,
       secrets: { env: process.env, readFile: (p) => readFileSync(p, 'utf8') },
+      ...(desired.view.virtualServers.length > 0
+        ? {
+            dataplanes: (await import('../agent/node-dataplanes.ts')).nodeDataplanes(
+              process.env.KEEPGIT_STATE_DIR ?? DEFAULT_STATE_DIR,
+            ),
+          }
+        : {}),
+      ...(desired.view.instances.some((i) => i.family === 6)
+        ? { hopLimitGuard: (await import('../drivers/vrrp-socket/hop-limit-guard.ts')).nftHopLimitGuard() }
+        : {}),
     },
   );
   if (!started.ok) {
@@ -121,11 +148,29 @@ export const agentCommand: Command = async (args, io) => {
     return 1;
   }
   const agent = started.agent;
+  let reloading = Promise.resolve();
+  onReload = () => {
+    reloading = reloading.then(async () => {
+      const revision = `dir:${resolve(dir)}#${++reloads}`;
+      log({ level: 'info', event: 'signal', reason: 'SIGHUP', message: `reading ${dir} again` });
+      const next = await loadDesired(dir, node);
+      if (next.ok === true) {
+        await agent.applyRevision({ repository: next.repository, view: next.view }, revision);
+        return;
+      }
+      const why =
+        next.ok === 'crashed'
+          ? next.message
+          : `it does not pass the gate: ${next.diagnostics.map(formatDiagnostic).join('; ')}`;
+      log({ level: 'warn', event: 'revision-refused', revision, message: `${why}; nothing was changed` });
+    });
+  };
 
   let server: Listening | undefined;
-  if (at !== undefined) {
+  if (api !== undefined && at !== undefined) {
     try {
-      server = await listen(statusApp(agent), at);
+      const { statusApp } = await import('../api/status-app.ts');
+      server = await api.listen(statusApp(agent), at);
       log({ level: 'info', event: 'listening', host: server.host, port: server.port });
     } catch (e) {
       log({

@@ -19,31 +19,26 @@ export interface Timers {
 
 export const systemClock: Clock = { now: () => performance.now() };
 
-/** Node's timers. The handle maps to the real timeout so `clear` can find it. */
+/** Node's timers. The handle carries the real timeout: no table to keep, no wrapper to allocate per timer. */
 export function systemTimers(): Timers {
-  const live = new Map<number, NodeJS.Timeout>();
   let next = 1;
   return {
     set(fn, delayMs) {
-      const id = next++;
       // Node timers have a 1 ms resolution: round up, so a timer never fires before its deadline
       // and the machine does not get a `timer` event that finds nothing due.
-      const t = setTimeout(
-        () => {
-          live.delete(id);
-          fn();
-        },
-        Math.max(0, Math.ceil(delayMs)),
-      );
-      live.set(id, t);
-      return { id };
+      return new NodeTimer(next++, setTimeout(fn, Math.max(0, Math.ceil(delayMs))));
     },
     clear(handle) {
-      const t = live.get(handle.id);
-      if (t !== undefined) clearTimeout(t);
-      live.delete(handle.id);
+      if (handle instanceof NodeTimer) clearTimeout(handle.timeout);
     },
   };
+}
+
+class NodeTimer implements TimerHandle {
+  constructor(
+    readonly id: number,
+    readonly timeout: NodeJS.Timeout,
+  ) {}
 }
 
 /**

@@ -105,6 +105,9 @@ export class VrrpInstance {
   private transport: Transport | undefined;
   private unlisten: (() => void) | undefined;
   private timer: TimerHandle | undefined;
+  /** When `timer` fires (clock ms), and when the machine wants its next timer event. */
+  private timerAt = 0;
+  private deadline: number | undefined;
   /** The VIP changes, one after another. */
   private vipQueue: Promise<void> = Promise.resolve();
   private sinceWall: number;
@@ -112,7 +115,14 @@ export class VrrpInstance {
   private stopping: Promise<void> | undefined;
   private onStopped: (() => void) | undefined;
   private sendFailing = false;
+  /**
+   * Adverts by priority, each built once with its failure handler: the transport keeps
+   * the encoding of the object it was last given, and no send allocates closures.
+   */
+  private readonly adverts = new Map<number, { fields: AdvertFields; failed: (e: unknown) => void }>();
   private readonly loggedOnce = new Set<string>();
+  private checkedList: readonly string[] | undefined;
+  private checkedSame = false;
   private readonly auth: V2Auth;
   private readonly advertAddresses: string[];
   private readonly vips: Vip[];
@@ -290,21 +300,37 @@ export class VrrpInstance {
     this.arm(result.nextDeadline);
   }
 
+  /**
+   * The machine wants a `timer` event at `deadline`. Most dispatches only move it later
+   * (every advert a backup hears pushes its master-down time back), so a pending timer
+   * that fires no later is kept, and when it fires early it is set again for the rest:
+   * a backup sets one timer per master-down interval instead of one per advert heard.
+   */
   private arm(deadline: number | undefined): void {
-    if (this.timer !== undefined) this.o.timers.clear(this.timer);
-    this.timer = undefined;
-    // A pending second GARP burst must not hold a stopped agent's process open.
-    if (this.secondBurst !== undefined) this.o.timers.clear(this.secondBurst);
-    this.secondBurst = undefined;
-    if (deadline === undefined || this.closed) return;
-    this.timer = this.o.timers.set(
-      () => {
-        this.timer = undefined;
-        this.dispatch({ type: 'timer' });
-      },
-      Math.max(0, deadline - this.o.clock.now()),
-    );
+    this.deadline = this.closed ? undefined : deadline;
+    if (this.timer !== undefined) {
+      if (this.deadline !== undefined && this.timerAt <= this.deadline) return;
+      this.o.timers.clear(this.timer);
+      this.timer = undefined;
+    }
+    if (this.deadline !== undefined) this.setTimer(this.deadline);
   }
+
+  private setTimer(at: number): void {
+    this.timerAt = at;
+    this.timer = this.o.timers.set(this.onTimer, Math.max(0, at - this.o.clock.now()));
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    const due = this.deadline;
+    if (due === undefined || this.closed) return;
+    // Moved later since this timer was set: wait for the rest. Compared with the time the
+    // timer was set for, not with the clock, so the machine gets its event exactly when
+    // it would have had it from a timer set at each dispatch.
+    if (due > this.timerAt) this.setTimer(due);
+    else this.dispatch({ type: 'timer' });
+  };
 
   /** The checks the transport leaves to the instance, then the machine. */
   private hear(r: ReceivedAdvert): void {
@@ -325,7 +351,7 @@ export class VrrpInstance {
         this.drop(refused, r, { version: a.version, intervalMs });
         return;
       }
-      if (a.priority !== 0 && !v.flags.skipCheckAdvAddr && !sameSet(a.addresses, this.advertAddresses)) {
+      if (a.priority !== 0 && !v.flags.skipCheckAdvAddr && !this.listsOurs(a.addresses)) {
         this.counts.addressMismatch++;
         this.once(`address-mismatch ${r.source}`, {
           level: 'warn',
@@ -347,6 +373,18 @@ export class VrrpInstance {
       this.counts.internalErrors++;
       this.log({ level: 'error', event: 'internal-error', reason: 'advert', message: errorText(e) });
     }
+  }
+
+  /**
+   * Whether an advert's address list is ours. The transport hands over the same decoded
+   * list while a peer's advert does not change, so the answer is kept for that list.
+   */
+  private listsOurs(addresses: readonly string[]): boolean {
+    if (addresses !== this.checkedList) {
+      this.checkedList = addresses;
+      this.checkedSame = sameSet(addresses, this.advertAddresses);
+    }
+    return this.checkedSame;
   }
 
   private drop(reason: InstanceDropReason, r: ReceivedAdvert, extra: Record<string, number>): void {
@@ -412,42 +450,51 @@ export class VrrpInstance {
   private send(priority: number): void {
     const t = this.transport;
     if (!t) return;
-    let fields: AdvertFields;
-    try {
-      fields = this.advert(priority);
-    } catch (e) {
-      this.counts.internalErrors++;
-      this.log({ level: 'error', event: 'internal-error', reason: 'encode', message: errorText(e) });
-      return;
+    let advert = this.adverts.get(priority);
+    if (advert === undefined) {
+      try {
+        advert = { fields: this.advert(priority), failed: (e) => this.sendFailed(priority, e) };
+      } catch (e) {
+        this.counts.internalErrors++;
+        this.log({ level: 'error', event: 'internal-error', reason: 'encode', message: errorText(e) });
+        return;
+      }
+      this.adverts.set(priority, advert);
     }
-    t.send(fields).then(
-      () => {
-        if (this.sendFailing) this.log({ level: 'info', event: 'send-recovered' });
-        this.sendFailing = false;
-      },
-      (e: unknown) => {
-        this.counts.sendErrors++;
-        // One line per streak of failures, not one per advert: a dead link would flood the log.
-        if (!this.sendFailing)
-          this.log({ level: 'error', event: 'send-error', priority, message: errorText(e) });
-        this.sendFailing = true;
-      },
-    );
+    t.send(advert.fields).then(this.sent, advert.failed);
   }
 
+  private readonly sent = (): void => {
+    if (this.sendFailing) this.log({ level: 'info', event: 'send-recovered' });
+    this.sendFailing = false;
+  };
+
+  private sendFailed(priority: number, e: unknown): void {
+    this.counts.sendErrors++;
+    // One line per streak of failures, not one per advert: a dead link would flood the log.
+    if (!this.sendFailing) this.log({ level: 'error', event: 'send-error', priority, message: errorText(e) });
+    this.sendFailing = true;
+  }
+
+  /** The advert for a priority, built once: the transport reuses its encoding while it is the same object. */
   private advert(priority: number): AdvertFields {
     const v = this.o.view;
     const base = { type: 1 as const, vrid: v.vrid, priority, addresses: [...this.advertAddresses] };
     if (v.version === 2) {
-      return {
+      return Object.freeze({
         ...base,
         version: 2,
         family: 4,
         advertIntervalS: Math.round(v.advertIntervalMs / 1000),
         auth: this.auth,
-      };
+      });
     }
-    return { ...base, version: 3, family: v.family, advertIntervalCs: Math.round(v.advertIntervalMs / 10) };
+    return Object.freeze({
+      ...base,
+      version: 3,
+      family: v.family,
+      advertIntervalCs: Math.round(v.advertIntervalMs / 10),
+    });
   }
 
   private enqueue(work: () => Promise<void>): void {

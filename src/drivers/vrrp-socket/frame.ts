@@ -22,6 +22,23 @@ export function buildFrame(
 }
 
 /**
+ * Rewrites the Identification of an IPv4 frame from buildFrame, and its header checksum:
+ * the only bytes that change from one advert of an instance to the next while its
+ * priority stays, so a frame is encoded once per priority and stamped per send.
+ */
+export function stampIdentification(frame: Buffer, identification: number): void {
+  frame[4] = identification >> 8;
+  frame[5] = identification & 0xff;
+  // RFC 1071 over the 20-byte header, the checksum field (bytes 10-11) left out.
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) if (i !== 10) sum += ((frame[i] as number) << 8) | (frame[i + 1] as number);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const checksum = ~sum & 0xffff;
+  frame[10] = checksum >> 8;
+  frame[11] = checksum & 0xff;
+}
+
+/**
  * keepalived's per-instance IP Identification: a 16-bit counter incremented before each
  * packet, so the first is 1, and wrapping to 0 like the uint16_t it is.
  */

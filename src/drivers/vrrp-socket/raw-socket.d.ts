@@ -33,6 +33,26 @@ declare module 'raw-socket' {
       close(): this;
       pauseRecv(): this;
       resumeRecv(): this;
+      /**
+       * The addon's socket behind this one (index.js: `this.wrap`), not documented by the
+       * package: the VRRP socket sends and receives through it directly (see shared-socket.ts).
+       * Optional here so that code checks it is there before relying on it.
+       */
+      wrap?: SocketWrap;
+    }
+
+    /** raw.cc's SocketWrap, an EventEmitter emitting 'recvReady' and 'sendReady'. */
+    interface SocketWrap extends EventEmitter {
+      /** sendto(2) at once, non-blocking; calls `after(bytes)` before returning; throws on error (EAGAIN too). */
+      send(
+        buffer: Buffer,
+        offset: number,
+        length: number,
+        address: string,
+        after: (bytes: number) => void,
+      ): void;
+      /** recvfrom(2) at once, non-blocking; calls `after` before returning; throws on error (EAGAIN too). */
+      recv(buffer: Buffer, after: (buffer: Buffer, bytes: number, source: string) => void): void;
     }
 
     const AddressFamily: { IPv4: number; IPv6: number };

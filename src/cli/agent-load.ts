@@ -1,0 +1,80 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Desired } from '../agent/load-desired.ts';
+import type { ClusterDoc, NodeDoc, PolicyDoc } from '../model/cluster-schema.ts';
+import type { Diagnostic } from '../model/diagnostic.ts';
+import type { NodeView } from '../model/node-view.ts';
+import { unlocated } from '../model/repository.ts';
+
+// How `keepgit agent` gets its desired state: the repository is read, validated (zod
+// schemas, YAML with positions, policies) and turned into the node's view in a child
+// process that exits once it has answered, so that none of that code stays in the
+// agent's memory for the weeks it runs (about 17 MB of the ~75 MB it held when loading
+// in-process). The agent keeps the documents and the view; positions (`locate`) are not
+// carried over, as every diagnostic that needs one is made in the child.
+//
+// Run from TypeScript (tsx, a developer's clone with a stale or no dist/), the loader runs
+// in-process instead: a second process would need the loader registered again and
+// memory does not matter there.
+
+interface Doc<T> {
+  file: string;
+  doc: T;
+}
+
+export type LoadReply =
+  | {
+      ok: true;
+      cluster: Doc<ClusterDoc>;
+      nodes: Doc<NodeDoc>[];
+      policies: Doc<PolicyDoc>[];
+      view: NodeView;
+      warnings: Diagnostic[];
+    }
+  | { ok: false; diagnostics: Diagnostic[] }
+  | { ok: 'crashed'; message: string };
+
+export type LoadResult = Desired | { ok: 'crashed'; message: string };
+
+export async function loadDesired(dir: string, node: string): Promise<LoadResult> {
+  if (!import.meta.url.endsWith('.js')) {
+    const { loadDesiredDir } = await import('../agent/load-desired.ts');
+    return loadDesiredDir(dir, node);
+  }
+  const reply = await inChild(dir, node);
+  if (reply.ok !== true) return reply;
+  return {
+    ok: true,
+    repository: {
+      cluster: unlocated(reply.cluster.file, reply.cluster.doc),
+      nodes: reply.nodes.map((n) => unlocated(n.file, n.doc)),
+      policies: reply.policies.map((p) => unlocated(p.file, p.doc)),
+    },
+    view: reply.view,
+    warnings: reply.warnings,
+  };
+}
+
+function inChild(dir: string, node: string): Promise<LoadReply> {
+  return new Promise((resolve) => {
+    const child = fork(fileURLToPath(new URL('./agent-load-child.js', import.meta.url)), [dir, node], {
+      // The structured clone keeps what JSON would lose (undefined fields, Maps).
+      serialization: 'advanced',
+      execArgv: [],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    let reply: LoadReply | undefined;
+    child.once('message', (m) => {
+      reply = m as LoadReply;
+    });
+    child.once('error', (e) => resolve({ ok: 'crashed', message: e.message }));
+    child.once('exit', (code, signal) =>
+      resolve(
+        reply ?? {
+          ok: 'crashed',
+          message: `the repository loader exited ${signal ?? `with code ${code}`} without an answer`,
+        },
+      ),
+    );
+  });
+}
