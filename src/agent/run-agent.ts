@@ -1,7 +1,6 @@
 import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-driver.ts';
 import type { HopLimitGuard } from '../drivers/vrrp-socket/hop-limit-guard.ts';
 import type { OpenTransport } from '../drivers/vrrp-socket/transport.ts';
-import { formatDiagnostic } from '../model/diagnostic.ts';
 import { type NodeView, type ViewInstance, virtualServerKey } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
 import { type NotifyEvent, type NotifyScripts, type NotifyState, runNotify } from '../notify/run-notify.ts';
@@ -16,14 +15,8 @@ import type { Log } from '../vrrp/instance-log.ts';
 import type { Clock, Timers } from '../vrrp/instance-timers.ts';
 import type { VrrpStateName } from '../vrrp/state-machine.ts';
 import { createSyncGroup, type SyncGroup, type SyncMember, syncFaultReason } from '../vrrp/sync-group.ts';
-import { desiredFor } from './load-desired.ts';
 import { primaryAddress } from './primary-address.ts';
-import {
-  type LoadBalancer,
-  type LoadBalancerDeps,
-  type LoadBalancerStatus,
-  startLoadBalancer,
-} from './run-load-balancer.ts';
+import type { LoadBalancer, LoadBalancerDeps, LoadBalancerStatus } from './run-load-balancer.ts';
 import { resolveScriptIdentities } from './script-identity.ts';
 import { instancePassword, type SecretSources } from './secrets.ts';
 import { startTracking, type Trackable, type Tracking } from './trackers.ts';
@@ -86,16 +79,22 @@ export interface AgentStatus {
   ipv6HopLimitCheck?: { installed: boolean; message?: string };
 }
 
-/** Anything that produces new desired states: a directory watcher, the Git loop, a webhook. */
+/** A revision that passed the gate (schema, references, policies) and the node's view of it. */
+export interface GatedRevision {
+  repository: Repository;
+  view: NodeView;
+}
+
+/** Anything that produces new gated desired states: SIGHUP on the directory, the Git loop, a webhook. */
 export interface RevisionSource {
-  subscribe(onRevision: (repository: Repository, revision: string) => void): () => void;
+  subscribe(onRevision: (next: GatedRevision, revision: string) => void): () => void;
 }
 
 export interface Agent {
   readonly instances: readonly VrrpInstance[];
   status(): AgentStatus;
   /** Applies a gated revision; resolves with what happened (also logged). */
-  applyRevision(repository: Repository, revision: string): Promise<RevisionOutcome>;
+  applyRevision(next: GatedRevision, revision: string): Promise<RevisionOutcome>;
   /** Make-before-break stop of every instance; resolves when every VIP is released. */
   stop(): Promise<void>;
   /** Silent exit without touching VIPs (a second signal, or a test simulating a crash). */
@@ -240,6 +239,8 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     if (!deps.dataplanes)
       return { ok: false, message: 'virtual servers need a dataplane, and none was given' };
     const docs = virtualServerDocs(start.repository, view);
+    // Loaded only by nodes that balance: a VRRP-only agent does not carry checkers and drivers.
+    const { startLoadBalancer } = await import('./run-load-balancer.ts');
     const started = await startLoadBalancer(view, docs, {
       dataplanes: deps.dataplanes,
       clock: deps.clock,
@@ -368,22 +369,17 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       ...(lb ? { loadBalancer: lb.status() } : {}),
       ...(hopCheck ? { ipv6HopLimitCheck: hopCheck } : {}),
     }),
-    applyRevision: async (repository, revision) => {
+    applyRevision: async (next, revision) => {
       const refuse = (reason: string): RevisionOutcome => {
         deps.log({ level: 'warn', event: 'revision-refused', revision, running: current, message: reason });
         return { applied: false, revision, reason };
       };
       if (stopping) return refuse('the agent is stopping');
-      const next = desiredFor(repository, node);
-      if (!next.ok)
-        return refuse(
-          `the revision does not pass the gate: ${next.diagnostics.map(formatDiagnostic).join('; ')}`,
-        );
       if (vrrpPart(next.view) !== vrrpPart(currentView))
         return refuse(
           'it changes VRRP instances, sync groups or trackers: that is applied by restarting the agent until hot reload of instances lands; nothing was changed',
         );
-      const docs = virtualServerDocs(repository, next.view);
+      const docs = virtualServerDocs(next.repository, next.view);
       if (lb === undefined && next.view.virtualServers.length > 0)
         return refuse('it adds the first virtual servers of this node: that takes a restart of the agent');
       if (lb !== undefined) {
@@ -436,7 +432,7 @@ function vrrpPart(view: NodeView): string {
 
 /** Connects a revision source to an agent; returns the function that disconnects it. */
 export function followRevisions(agent: Agent, source: RevisionSource): () => void {
-  return source.subscribe((repository, revision) => void agent.applyRevision(repository, revision));
+  return source.subscribe((next, revision) => void agent.applyRevision(next, revision));
 }
 
 /** The notify state for a transition's target; none for Stopping (STOP follows when it ends). */

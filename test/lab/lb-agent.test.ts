@@ -204,6 +204,34 @@ describe('load balancing by the agent in the lab (nftables)', { skip }, () => {
       const dg = (await status(lab, lb1)).loadBalancer?.realServers.find((s) => s.virtualServer === 'digest');
       assert.match(dg?.checks[0]?.last?.reason ?? '', /digest/i);
 
+      // SIGHUP, as with keepalived: the directory is read again; a new virtual server is
+      // applied in place (the others keep their checks), a VRRP change is refused whole.
+      const extra = `  - name: extra
+    address: ${VIP}
+    port: 82
+    scheduler: rr
+    sourceNat: masquerade
+    realServers:
+      - { address: ${BE.be2}, port: 8080 }
+`;
+      writeFileSync(join(repo, 'keepgit.yaml'), cluster(weightFile) + extra);
+      assert.ok(lb1.child.pid);
+      process.kill(lb1.child.pid, 'SIGHUP');
+      await wait('the revision applied', async () => lb1.lines.some((l) => l.event === 'revision-applied'));
+      assert.deepEqual([...new Set(await requests(4, 82))], ['be2']);
+      writeFileSync(
+        join(repo, 'keepgit.yaml'),
+        (cluster(weightFile) + extra).replace('vrid: 61', 'vrid: 62'),
+      );
+      process.kill(lb1.child.pid, 'SIGHUP');
+      await wait('the VRRP change refused', async () =>
+        lb1.lines.some((l) => l.event === 'revision-refused'),
+      );
+      assert.match(
+        String(lb1.lines.find((l) => l.event === 'revision-refused')?.message),
+        /changes VRRP instances/,
+      );
+
       // be1 stops: out within delay_loop + retry × delay_before_retry (+ slack), then no failures.
       const stoppedAt = Date.now();
       await stopBackend('be1');

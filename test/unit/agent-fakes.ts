@@ -48,3 +48,8 @@ export function fakeAgentDeps(
     ...rest,
   };
 }
+
+/** A repository and its node's gated view: what a revision source hands the agent. */
+export function gated(repository: Repository, node = 'lb1'): { repository: Repository; view: NodeView } {
+  return { repository, view: viewOf(repository, node) };
+}

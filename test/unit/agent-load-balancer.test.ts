@@ -6,7 +6,7 @@ import { createFakeDataplane, type FakeKernel } from '../../src/drivers/dataplan
 import { FakeSegment } from '../../src/drivers/vrrp-socket/fake-transport.ts';
 import type { LogEntry } from '../../src/vrrp/instance-log.ts';
 import { FakeTime } from '../../src/vrrp/instance-timers.ts';
-import { fakeAgentDeps, repositoryOf, viewOf } from './agent-fakes.ts';
+import { fakeAgentDeps, gated, repositoryOf, viewOf } from './agent-fakes.ts';
 
 // The agent's load balancing with fakes: the dataplane chosen by probing (no IPVS here →
 // nftables), checks turned into facts, facts into the dataplane's content, a revision that
@@ -122,7 +122,7 @@ describe('agent load balancing (fakes)', () => {
     const { r, time, logs } = await start('rr', kernel, { ok: true });
     assert.ok(r.ok, r.ok ? '' : r.message);
     const added = await r.agent.applyRevision(
-      repositoryOf(cluster('rr', '      - { address: 198.51.100.13 }\n')),
+      gated(repositoryOf(cluster('rr', '      - { address: 198.51.100.13 }\n'))),
       'add-13',
     );
     assert.deepEqual(added, { applied: true, revision: 'add-13' });
@@ -132,12 +132,12 @@ describe('agent load balancing (fakes)', () => {
       'www 198.51.100.13:80=1',
     ]);
     // Back to the first revision: .13 drains at weight 0 for drainTime (default 10 s), then goes.
-    assert.equal((await r.agent.applyRevision(repositoryOf(cluster('rr')), 'drop-13')).applied, true);
+    assert.equal((await r.agent.applyRevision(gated(repositoryOf(cluster('rr'))), 'drop-13')).applied, true);
     assert.ok(held(kernel).includes('www 198.51.100.13:80=0'));
     await time.advance(10_000);
     assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1', 'www 198.51.100.12:80=1']);
     // A revision the dataplane cannot run is refused whole: the kernel keeps what it had.
-    const refused = await r.agent.applyRevision(repositoryOf(cluster('wlc')), 'wlc');
+    const refused = await r.agent.applyRevision(gated(repositoryOf(cluster('wlc'))), 'wlc');
     assert.equal(refused.applied, false);
     assert.match(refused.applied ? '' : refused.reason, /scheduler wlc needs IPVS/);
     assert.deepEqual(held(kernel), ['www 198.51.100.11:80=1', 'www 198.51.100.12:80=1']);

@@ -11,6 +11,7 @@ import { FakeAddressDriver } from '../../src/drivers/addresses/fake-address-driv
 import { FakeSegment } from '../../src/drivers/vrrp-socket/fake-transport.ts';
 import type { LogEntry } from '../../src/vrrp/instance-log.ts';
 import { FakeTime } from '../../src/vrrp/instance-timers.ts';
+import { gated } from './agent-fakes.ts';
 
 // The agent around the instances: repository → view → running instances, status over
 // Hono, link faults from the address driver, refusal with a message instead of a start.
@@ -115,10 +116,13 @@ describe('keepgit agent (fakes)', () => {
 
     // A revision that leaves VRRP as it is applies at once; one that changes an instance is
     // refused whole (until hot reload of instances lands), and nothing moves.
-    assert.deepEqual(await a.agent.applyRevision(repository(), 'same'), { applied: true, revision: 'same' });
+    assert.deepEqual(await a.agent.applyRevision(gated(repository()), 'same'), {
+      applied: true,
+      revision: 'same',
+    });
     assert.equal(a.agent.status().revision, 'same');
     const changed = await a.agent.applyRevision(
-      repository(cluster().replace('vrid: 52', 'vrid: 53')),
+      gated(repository(cluster().replace('vrid: 52', 'vrid: 53'))),
       'next',
     );
     assert.equal(changed.applied, false);
