@@ -9,4 +9,12 @@ socket.on('message', (b, address) => {
   if (b[0] === 136) console.log(`NA ${address} ${b.toString('hex')}`);
 });
 console.log('READY');
-setTimeout(() => process.exit(0), Number(process.argv[2] ?? 3000));
+// The timer holds the socket: nothing else refers to it once this module has run, and a
+// collected raw-socket object stops reading (what made this listener "read nothing").
+setTimeout(
+  () => {
+    socket.close();
+    process.exit(0);
+  },
+  Number(process.argv[2] ?? 3000),
+);
