@@ -10,6 +10,7 @@ import type { CheckFact } from '../../src/check/check-scheduler.ts';
 import type { CheckOutcome, CheckTarget } from '../../src/check/check-types.ts';
 import type { HttpUrlSpec } from '../../src/check/http-check.ts';
 import { createLab, type Lab } from '../../src/lab/topology.ts';
+import { writeSelfSigned } from '../unit/check-peers.ts';
 import { type ProbeJob, runProbes } from './check-probes.ts';
 import { labUnavailable, RUN_PREFIX } from './netns.ts';
 
@@ -45,30 +46,6 @@ const at = (port: number, family: 4 | 6 = 4): CheckTarget => ({
 const show = (o: unknown) => JSON.stringify(o);
 const failure = (o: CheckOutcome | undefined): string =>
   o && !o.ok ? o.reason : `not a failure: ${show(o)}`;
-
-function makeCertificate(dir: string): void {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${VHOST}`,
-    ],
-    { stdio: 'ignore' },
-  );
-}
 
 /** Lines of a child's stdout, as they come; `wait` resolves on the first line a test accepts. */
 function lines(
@@ -149,7 +126,7 @@ describe('TCP_CHECK, HTTP_GET, SSL_GET and SMTP_CHECK against real servers in th
     const dir = mkdtempSync(join(tmpdir(), 'keepgit-tcp-lab-'));
     const lab = createLab({ prefix: `${RUN_PREFIX}-tcp`, hosts: ['lb', 'backend'] });
     try {
-      makeCertificate(dir);
+      await writeSelfSigned(dir, VHOST);
       await startPeer(lab, dir);
 
       // The digest, twice without our code: md5sum over the bytes the page serves, and
@@ -256,7 +233,7 @@ describe('TCP_CHECK, HTTP_GET, SSL_GET and SMTP_CHECK against real servers in th
     const dir = mkdtempSync(join(tmpdir(), 'keepgit-tcp-lab-'));
     const lab = createLab({ prefix: `${RUN_PREFIX}-tcs`, hosts: ['lb', 'backend'] });
     try {
-      makeCertificate(dir);
+      await writeSelfSigned(dir, VHOST);
       const digest = execFileSync('md5sum', { input: FIXED_BODY, encoding: 'utf8' }).split(/\s/)[0] ?? '';
       // alpha: every real server starts DOWN, so the first successes are facts too.
       const timing =

@@ -71,11 +71,8 @@ export async function httpPeer(handler: Handler, host = '127.0.0.1'): Promise<Pe
   return { port, seen, close: () => closeServer(server, sockets) };
 }
 
-/** A throwaway self-signed certificate, made now and deleted by `cleanup`. */
-export async function selfSigned(
-  cn: string,
-): Promise<{ key: string; cert: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'keepgit-cert-'));
+/** Writes a throwaway self-signed certificate for `cn` as DIR/key.pem and DIR/cert.pem. */
+export async function writeSelfSigned(dir: string, cn: string): Promise<void> {
   await run('openssl', [
     'req',
     '-x509',
@@ -93,6 +90,14 @@ export async function selfSigned(
     '-subj',
     `/CN=${cn}`,
   ]);
+}
+
+/** A throwaway self-signed certificate, made now and deleted by `cleanup`. */
+export async function selfSigned(
+  cn: string,
+): Promise<{ key: string; cert: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'keepgit-cert-'));
+  await writeSelfSigned(dir, cn);
   const [key, cert] = await Promise.all([
     readFile(join(dir, 'key.pem'), 'utf8'),
     readFile(join(dir, 'cert.pem'), 'utf8'),
