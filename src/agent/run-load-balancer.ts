@@ -126,7 +126,7 @@ export async function startLoadBalancer(
         event: e.event,
         reason: e.virtualServer,
         address: e.realServer,
-        check: checkKind(e.check),
+        check: e.kind,
         ...(e.event === 'check-failed' ? { message: `${e.reason} (${e.outcome})` } : {}),
       }),
   });
@@ -207,17 +207,6 @@ function runLbScript(text: string, what: string, deps: LoadBalancerDeps): void {
           message: e instanceof Error ? e.message : String(e),
         }),
     );
-}
-
-/** A check's id is the JSON of everything that shapes it; a log line wants its kind. */
-function checkKind(id: string): string {
-  try {
-    const v: unknown = JSON.parse(id);
-    if (typeof v === 'object' && v !== null && 'type' in v && typeof v.type === 'string') return v.type;
-  } catch {
-    // not JSON: an id given by hand
-  }
-  return id;
 }
 
 function readSysctl(path: string): string | undefined {

@@ -86,11 +86,19 @@ export type CheckLog =
       virtualServer: string;
       realServer: string;
       check: string;
+      /** The check's kind (tcp, http ...), for a person: `check` is its full identity. */
+      kind: string;
       reason: string;
       /** "retry 1 of 3", or "down" when this failure decides, or "still down". */
       outcome: string;
     }
-  | { event: 'check-up' | 'check-down'; virtualServer: string; realServer: string; check: string };
+  | {
+      event: 'check-up' | 'check-down';
+      virtualServer: string;
+      realServer: string;
+      check: string;
+      kind: string;
+    };
 
 export interface CheckSchedulerOptions {
   timers: Timers;
@@ -340,7 +348,12 @@ export class CheckScheduler {
     c.last = outcome;
     c.lastAt = this.wall();
     let next = d.delayLoopMs;
-    const ids = { virtualServer: server.virtualServer, realServer: server.realServer, check: d.id };
+    const ids = {
+      virtualServer: server.virtualServer,
+      realServer: server.realServer,
+      check: d.id,
+      kind: d.kind,
+    };
     if (outcome.ok) {
       c.retryIt = 0;
       c.dynamicWeight = outcome.weight;
