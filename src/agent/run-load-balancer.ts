@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { type CheckFact, CheckScheduler, type RealServerStatus } from '../check/check-scheduler.ts';
 import type { ProbeEnv } from '../check/probe-for.ts';
 import { scheduledServers } from '../check/real-server-checks.ts';
 import type { Dataplane } from '../drivers/dataplane/dataplane.ts';
 import { selectDataplane } from '../drivers/dataplane/select-dataplane.ts';
+import { readSysctl } from '../drivers/sysctl/read-sysctl.ts';
 import type { VirtualServer } from '../model/cluster-schema.ts';
 import { unsupportedOn } from '../model/dataplane-support.ts';
 import type { NodeView, ViewVirtualServer } from '../model/node-view.ts';
@@ -207,14 +207,6 @@ function runLbScript(text: string, what: string, deps: LoadBalancerDeps): void {
           message: e instanceof Error ? e.message : String(e),
         }),
     );
-}
-
-function readSysctl(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
 }
 
 /**
