@@ -123,13 +123,16 @@ describe('nftables slot layout', () => {
           weights.map((w) => w / g),
         );
         // Interleaved: after any number of connections, each real server's share is within
-        // one connection of its weight's (a contiguous layout would be off by whole runs).
+        // two connections of its weight's (a contiguous layout would be off by whole runs).
+        // Smooth weighted round robin does not keep every prefix within one: weights
+        // 1:16:1:16:1:16 are 1.10 off after 29 connections; 200,000 random cases of this
+        // property's shape peaked at 1.16.
         const seen = weights.map(() => 0);
         for (const [k, e] of l.elements.entries()) {
           seen[e.dest] = (seen[e.dest] ?? 0) + 1;
           for (const [i, c] of counts.entries())
             assert.ok(
-              Math.abs((seen[i] ?? 0) - ((k + 1) * c) / l.modulus) < 1 + 1e-9,
+              Math.abs((seen[i] ?? 0) - ((k + 1) * c) / l.modulus) < 2,
               JSON.stringify({ weights, k, i }),
             );
         }
