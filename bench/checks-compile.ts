@@ -54,6 +54,8 @@ export function compile(entries: readonly string[], outDir: string): Compiled | 
     return { error: `tsc did not build ${entries.join(', ')}: ${r.error?.message ?? r.stdout}${r.stderr}` };
   // ESM resolution of packages walks up from the file: give the build the repository's.
   symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'));
+  // And the native addons, found relative to the code (build/Release at the package root).
+  symlinkSync(join(ROOT, 'build'), join(out, 'build'));
   writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
   const errors = r.stdout.split('\n').filter((l) => /error TS\d+/.test(l)).length;
   return {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { CheckScheduler } from '../src/check/check-scheduler.ts';
+import { checkSockets } from '../src/check/native-sockets.ts';
 import { scheduledServers } from '../src/check/real-server-checks.ts';
 import { loadRepository } from '../src/config/load-repository.ts';
 import { viewOf } from '../src/model/repository-views.ts';
@@ -34,6 +35,8 @@ const scheduler = new CheckScheduler({
 const servers = scheduledServers(view);
 scheduler.update(servers);
 
+const sockets = checkSockets();
+
 function report(): string {
   const snapshot = scheduler.snapshot();
   const reasons: Record<string, number> = {};
@@ -54,6 +57,7 @@ function report(): string {
     down: snapshot.length - up,
     facts,
     reasons,
+    sockets: sockets.native ? 'native' : `node (${sockets.why})`,
   });
 }
 

@@ -331,11 +331,12 @@ function describeKeepgit(report: Record<string, unknown>): string {
     tried: number;
     checks: number;
     reasons: Record<string, number>;
+    sockets: string;
   };
   const failing = Object.entries(r.reasons)
     .map(([k, v]) => `${v}× ${k}`)
     .join('; ');
-  return `${r.up}/${r.servers} real servers up, ${r.tried}/${r.checks} checks attempted${failing ? `, last failed: ${failing}` : ''}`;
+  return `${r.up}/${r.servers} real servers up, ${r.tried}/${r.checks} checks attempted, ${r.sockets} sockets${failing ? `, last failed: ${failing}` : ''}`;
 }
 
 async function runHaproxy(lab: Lab, dir: string, backends: Backends): Promise<Figures> {

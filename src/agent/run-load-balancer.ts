@@ -1,4 +1,5 @@
 import { type CheckFact, CheckScheduler, type RealServerStatus } from '../check/check-scheduler.ts';
+import { checkSockets } from '../check/native-sockets.ts';
 import type { ProbeEnv } from '../check/probe-for.ts';
 import { scheduledServers } from '../check/real-server-checks.ts';
 import type { Dataplane } from '../drivers/dataplane/dataplane.ts';
@@ -79,6 +80,17 @@ export async function startLoadBalancer(
     reason: chosen.reason,
     kind: chosen.dataplane.kind,
   });
+
+  const sockets = checkSockets();
+  deps.log(
+    sockets.native
+      ? { level: 'info', event: 'check-sockets', message: 'health checks use the native TCP probe' }
+      : {
+          level: 'warn',
+          event: 'check-sockets',
+          message: `health checks use Node's sockets: ${sockets.why}`,
+        },
+  );
 
   const warnings = forwardingWarnings(view, deps.readSysctl ?? readSysctl);
   for (const message of warnings) deps.log({ level: 'warn', event: 'forwarding-off', message });

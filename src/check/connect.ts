@@ -21,7 +21,7 @@ export interface ConnectOptions {
 
 export type Connected = { ok: true; socket: Socket | TLSSocket } | { ok: false; reason: string };
 
-const isLinkLocal6 = (address: string): boolean => /^fe[89ab][0-9a-f]:/i.test(address);
+export const isLinkLocal6 = (address: string): boolean => /^fe[89ab][0-9a-f]:/i.test(address);
 
 /** The address to dial: an IPv6 link-local address needs the interface as its scope. */
 export function dialAddress(target: CheckTarget): string {

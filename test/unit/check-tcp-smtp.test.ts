@@ -1,84 +1,169 @@
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
-import { describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { connect as connectSocket, createServer, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { checkSockets, nativeActive, useCheckSockets } from '../../src/check/native-sockets.ts';
 import { DEFAULT_HELO_NAME, probeSmtp } from '../../src/check/smtp-check.ts';
 import { probeTcp } from '../../src/check/tcp-check.ts';
 import { closedPort, loopback, probeCtx, silentPeer, smtpPeer } from './check-peers.ts';
 
 // TCP_CHECK and SMTP_CHECK against real listeners on loopback.
 
-describe('TCP_CHECK', () => {
-  it('succeeds when the server accepts, and closes the connection at once', async () => {
-    const closed: boolean[] = [];
-    const server = createServer((s: Socket) => {
-      s.on('close', () => closed.push(true));
-      s.on('error', () => {});
+/**
+ * A loopback listener whose accept queue is full, so that further SYNs are dropped and a
+ * connect times out: a process that listens with backlog 0 and never accepts (Node's
+ * servers always accept), and one connection queued.
+ */
+async function fullListener(): Promise<{ port: number; close(): void }> {
+  const child = spawn(
+    'python3',
+    [
+      '-c',
+      'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('error', reject);
+  });
+  const filler = connectSocket({ host: '127.0.0.1', port });
+  filler.on('error', () => {});
+  await new Promise((r) => filler.once('connect', r));
+  return {
+    port,
+    close: () => {
+      filler.destroy();
+      child.kill();
+    },
+  };
+}
+
+for (const sockets of ['native', 'node'] as const)
+  describe(`TCP_CHECK (${sockets} sockets)`, () => {
+    before(() => {
+      useCheckSockets(sockets);
+      if (sockets === 'native' && !checkSockets().native && process.env.CI === 'true')
+        assert.fail('the TCP-probe addon is not built');
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    try {
-      const r = await probeTcp({}, loopback(port), probeCtx());
-      assert.equal(r.ok, true);
-      assert.ok(r.latencyMs >= 0);
-      for (let i = 0; i < 100 && closed.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
-      assert.equal(closed.length, 1, 'the probe did not leave its connection open');
-    } finally {
-      await new Promise<void>((r) => server.close(() => r()));
-    }
-  });
+    after(() => useCheckSockets('native'));
 
-  it('fails with ECONNREFUSED on a closed port', async () => {
-    const r = await probeTcp({}, loopback(await closedPort()), probeCtx());
-    assert.deepEqual(r.ok ? 'ok' : r.reason, 'connect ECONNREFUSED');
-  });
+    it(
+      sockets === 'native'
+        ? 'succeeds when the server answers, and resets before its application sees a connection'
+        : 'succeeds when the server accepts, and closes the connection at once',
+      async () => {
+        const accepted: boolean[] = [];
+        const closed: boolean[] = [];
+        const server = createServer((s: Socket) => {
+          accepted.push(true);
+          s.on('close', () => closed.push(true));
+          s.on('error', () => {});
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        const port = (server.address() as { port: number }).port;
+        try {
+          const r = await probeTcp({}, loopback(port), probeCtx());
+          assert.equal(r.ok, true);
+          assert.ok(r.latencyMs >= 0);
+          if (sockets === 'native') {
+            // Anything accepted would show within these 300 ms on loopback.
+            await new Promise((res) => setTimeout(res, 300));
+            assert.equal(accepted.length, 0, 'the server application saw the connection');
+            assert.equal(nativeActive(), 0, 'the attempt was left open in the addon');
+          } else {
+            for (let i = 0; i < 100 && closed.length === 0; i++)
+              await new Promise((res) => setTimeout(res, 10));
+            assert.equal(closed.length, 1, 'the probe did not leave its connection open');
+          }
+        } finally {
+          await new Promise<void>((r) => server.close(() => r()));
+        }
+      },
+    );
 
-  it('works over IPv6 loopback', async (t) => {
-    let peer: Awaited<ReturnType<typeof silentPeer>>;
-    try {
-      peer = await silentPeer('::1');
-    } catch {
-      t.skip('no IPv6 loopback here');
-      return;
-    }
-    try {
-      const r = await probeTcp({}, loopback(peer.port, '::1'), probeCtx());
-      assert.equal(r.ok, true);
-    } finally {
-      await peer.close();
-    }
-  });
-
-  it('connects from bindTo / bindPort', async () => {
-    const free = await closedPort();
-    let from = 0;
-    const server = createServer((s: Socket) => {
-      from = s.remotePort ?? 0;
-      s.destroy();
+    it('fails with ECONNREFUSED on a closed port', async () => {
+      const r = await probeTcp({}, loopback(await closedPort()), probeCtx());
+      assert.deepEqual(r.ok ? 'ok' : r.reason, 'connect ECONNREFUSED');
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    try {
-      const r = await probeTcp(
-        {},
-        { ...loopback(port), bindAddress: '127.0.0.1', bindPort: free },
-        probeCtx(),
+
+    it('fails at the timeout when nothing answers, and an abort ends it at once', async () => {
+      const full = await fullListener();
+      try {
+        const slow = await probeTcp({}, loopback(full.port), probeCtx(150));
+        assert.equal(slow.ok ? '' : slow.reason, 'connect timeout after 150 ms');
+        const ac = new AbortController();
+        const pending = probeTcp({}, loopback(full.port), probeCtx(5000, ac.signal));
+        setTimeout(() => ac.abort(), 20);
+        const aborted = await pending;
+        assert.equal(aborted.ok ? '' : aborted.reason, 'aborted');
+        assert.equal(nativeActive(), 0);
+      } finally {
+        full.close();
+      }
+    });
+
+    it('works over IPv6 loopback', async (t) => {
+      let peer: Awaited<ReturnType<typeof silentPeer>>;
+      try {
+        peer = await silentPeer('::1');
+      } catch {
+        t.skip('no IPv6 loopback here');
+        return;
+      }
+      try {
+        const r = await probeTcp({}, loopback(peer.port, '::1'), probeCtx());
+        assert.equal(r.ok, true);
+      } finally {
+        await peer.close();
+      }
+    });
+
+    it('connects from bindTo / bindPort', async () => {
+      const free = await closedPort();
+      let from = 0;
+      const server = createServer((s: Socket) => {
+        from = s.remotePort ?? 0;
+        s.destroy();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      try {
+        const r = await probeTcp(
+          {},
+          { ...loopback(port), bindAddress: '127.0.0.1', bindPort: free },
+          probeCtx(),
+        );
+        assert.equal(r.ok, true);
+        if (sockets === 'node') {
+          for (let i = 0; i < 100 && from === 0; i++) await new Promise((res) => setTimeout(res, 10));
+          assert.equal(from, free);
+        } else {
+          // The application sees nothing of a native probe: show that the bind happens by
+          // asking for a port that is taken.
+          const taken = await probeTcp(
+            {},
+            { ...loopback(port), bindAddress: '127.0.0.1', bindPort: port },
+            probeCtx(),
+          );
+          assert.equal(taken.ok ? '' : taken.reason, 'bind EADDRINUSE');
+        }
+      } finally {
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
+
+    it('an unusable bindTo is a failure with a reason, not a crash', async () => {
+      const r = await probeTcp({}, { ...loopback(1), bindAddress: '192.0.2.1' }, probeCtx());
+      assert.equal(r.ok, false);
+      assert.match(r.ok ? '' : r.reason, sockets === 'native' ? /^bind EADDRNOTAVAIL$/ : /^connect E/);
+      const malformed = await probeTcp({}, { ...loopback(1), bindAddress: 'not-an-ip' }, probeCtx());
+      assert.equal(
+        malformed.ok ? '' : malformed.reason,
+        sockets === 'native' ? 'bind invalid address' : 'connect ERR_INVALID_IP_ADDRESS',
       );
-      assert.equal(r.ok, true);
-      for (let i = 0; i < 100 && from === 0; i++) await new Promise((res) => setTimeout(res, 10));
-      assert.equal(from, free);
-    } finally {
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    });
   });
-
-  it('an unusable bindTo is a failure with a reason, not a crash', async () => {
-    const r = await probeTcp({}, { ...loopback(1), bindAddress: '192.0.2.1' }, probeCtx());
-    assert.equal(r.ok, false);
-    assert.match(r.ok ? '' : r.reason, /^connect E/);
-    const malformed = await probeTcp({}, { ...loopback(1), bindAddress: 'not-an-ip' }, probeCtx());
-    assert.equal(malformed.ok ? '' : malformed.reason, 'connect ERR_INVALID_IP_ADDRESS');
-  });
-});
 
 describe('SMTP_CHECK', () => {
   it('reads 220, says HELO with the default name, expects 250, says QUIT', async () => {
