@@ -1,7 +1,7 @@
 import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-driver.ts';
 import type { HopLimitGuard } from '../drivers/vrrp-socket/hop-limit-guard.ts';
-import type { OpenTransport } from '../drivers/vrrp-socket/transport.ts';
-import { type NodeView, type ViewInstance, virtualServerKey } from '../model/node-view.ts';
+import type { OpenTransport, Transport } from '../drivers/vrrp-socket/transport.ts';
+import { type NodeView, virtualServerKey } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
 import { type NotifyEvent, type NotifyScripts, type NotifyState, runNotify } from '../notify/run-notify.ts';
 import type { SecurityFs } from '../notify/script-security.ts';
@@ -9,12 +9,13 @@ import type { FileTrackerIo } from '../track/file-tracker.ts';
 import type { ProcReader } from '../track/process-tracker.ts';
 import type { GetEnt, RunAs } from '../track/run-as.ts';
 import { type ScriptRunner, spawnRunner } from '../track/run-script.ts';
-import { type InstanceStatus, type InstanceTransition, VrrpInstance } from '../vrrp/instance.ts';
+import { type InstanceStatus, transportOptions, VrrpInstance } from '../vrrp/instance.ts';
 import type { Announcer } from '../vrrp/instance-announcer.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import type { Clock, Timers } from '../vrrp/instance-timers.ts';
 import type { VrrpStateName } from '../vrrp/state-machine.ts';
 import { createSyncGroup, type SyncGroup, type SyncMember, syncFaultReason } from '../vrrp/sync-group.ts';
+import { type InstanceRuntime, planInstanceReload } from './plan-instance-reload.ts';
 import { primaryAddress } from './primary-address.ts';
 import type { LoadBalancer, LoadBalancerDeps, LoadBalancerStatus } from './run-load-balancer.ts';
 import { resolveScriptIdentities } from './script-identity.ts';
@@ -27,10 +28,14 @@ import { startTracking, type Trackable, type Tracking } from './trackers.ts';
 // in unit tests against fakes and in the lab against namespaces.
 //
 // Revisions: a source (SIGHUP on the directory today, the Git loop later) calls
-// `applyRevision` with each new repository that passed the gate. A revision that changes
-// only load balancing is applied in place (checks kept, real servers added or drained);
-// one that changes the VRRP side is not applied at all until hot reload of instances
-// lands — a revision is applied whole or not at all — and the agent says so.
+// `applyRevision` with each new repository that passed the gate. Load balancing is applied
+// in place (checks kept, real servers added or drained). The VRRP side is hot reloaded:
+// instances the revision does not touch are left alone (no call reaches them), new ones
+// start, removed ones stop make-before-break, changed ones take the change running where
+// the protocol allows (VIPs, priority, timers, scripts, peers) and are otherwise stopped
+// and started again (plan-instance-reload.ts decides). Everything that could refuse the
+// revision is checked, and new sockets opened, before anything changes: a revision is
+// applied whole or refused whole.
 
 export interface AgentDeps {
   openTransport: OpenTransport;
@@ -107,6 +112,15 @@ export type RevisionOutcome =
 
 export type AgentResult = { ok: true; agent: Agent } | { ok: false; message: string };
 
+/** One running instance and what the agent keeps beside it. */
+interface Entry extends InstanceRuntime {
+  inst: VrrpInstance;
+  /** The one door through which the node's faults and the trackers reach the instance. */
+  door: Trackable;
+  /** Replaced or removed by a revision: its last transitions no longer speak for the name. */
+  retired: boolean;
+}
+
 export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<AgentResult> {
   const { view, node } = start;
   const wall = deps.wallClock ?? Date.now;
@@ -121,14 +135,17 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   }
 
   // Scripts' identities (and, with enableScriptSecurity, their safety) before anything starts.
-  const identities = await resolveScriptIdentities(view, {
+  const identityDeps = {
     ...(deps.getent ? { getent: deps.getent } : {}),
     ...(deps.securityFs ? { securityFs: deps.securityFs } : {}),
     ...(deps.self ? { self: deps.self } : {}),
-  });
+  };
+  const identities = await resolveScriptIdentities(view, identityDeps);
   if (!identities.ok) return { ok: false, message: identities.message };
   const runner = deps.runner ?? spawnRunner;
-  const notifyRunAs = identities.ids.notifyRunAs;
+  let notifyRunAs = identities.ids.notifyRunAs;
+  // The trackers read their users from this map: a revision refills it in place.
+  const scriptRunAs = new Map(identities.ids.scriptRunAs);
   const notifying = new Set<Promise<unknown>>();
   const notifyEvent = (scripts: NotifyScripts, event: NotifyEvent, subject: Record<string, string>) => {
     const done = runNotify(scripts, event, {
@@ -150,75 +167,46 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     notifying.add(done);
     done.finally(() => notifying.delete(done));
   };
-  const groups = new Map<string, SyncGroup>();
-  const notifyOn = (v: ViewInstance) => (t: InstanceTransition) => {
-    if (v.syncGroup !== undefined) groups.get(v.syncGroup)?.transition(v.name, t);
-    const state = notifyState(t.to);
-    if (state === undefined) return;
-    notifyEvent(
-      v.notify,
-      { type: 'INSTANCE', name: v.name, state, priority: t.priority },
-      { instance: v.name },
-    );
-  };
 
-  // Every instance is checked before any starts: a half-started node would hold some VIPs
-  // and not others for a reason only the log explains.
-  const prepared: VrrpInstance[] = [];
-  for (const v of view.instances) {
-    const address = primaryAddress(v, live);
-    if (!address.ok) return { ok: false, message: address.message };
-    const password = instancePassword(v, start.repository.cluster.doc, deps.secrets);
-    if (!password.ok) return { ok: false, message: password.message };
-    prepared.push(
-      new VrrpInstance({
-        view: v,
-        address: address.address,
-        openTransport: deps.openTransport,
-        addresses: deps.addresses,
-        ...(deps.announcer ? { announcer: deps.announcer } : {}),
-        clock: deps.clock,
-        timers: deps.timers,
-        log: deps.log,
-        ...(password.password !== undefined ? { password: password.password } : {}),
-        wallClock: wall,
-        onTransition: notifyOn(v),
-      }),
-    );
-  }
+  let currentView = view;
+  let entries: Entry[] = [];
+  const groups = new Map<string, { group: SyncGroup; members: VrrpInstance[] }>();
+  const groupOf = (e: Entry) =>
+    e.view.syncGroup !== undefined ? groups.get(e.view.syncGroup)?.group : undefined;
 
-  // Sync groups, and the one door through which the node's faults reach an instance, so
-  // that its group hears of every change to the faults that are its own.
-  const byName = new Map(prepared.map((i) => [i.name, i]));
-  for (const g of view.syncGroups) {
-    const members = g.instances.flatMap((n) => {
-      const inst = byName.get(n);
-      return inst ? [syncMember(inst)] : [];
+  // Notify scripts and sync groups are read from the entry's view when a transition
+  // happens, so that a revision that changes them needs nothing else.
+  const newEntry = (rt: InstanceRuntime): Entry => {
+    let self: Entry | undefined;
+    const inst = new VrrpInstance({
+      view: rt.view,
+      address: rt.address,
+      openTransport: deps.openTransport,
+      addresses: deps.addresses,
+      ...(deps.announcer ? { announcer: deps.announcer } : {}),
+      clock: deps.clock,
+      timers: deps.timers,
+      log: deps.log,
+      ...(rt.password !== undefined ? { password: rt.password } : {}),
+      wallClock: wall,
+      onTransition: (t) => {
+        const v = self?.view ?? rt.view;
+        if (self && !self.retired) groupOf(self)?.transition(v.name, t);
+        const state = notifyState(t.to);
+        if (state === undefined) return;
+        notifyEvent(
+          v.notify,
+          { type: 'INSTANCE', name: v.name, state, priority: t.priority },
+          { instance: v.name },
+        );
+      },
     });
-    if (members.length === 0) continue;
-    groups.set(
-      g.name,
-      createSyncGroup(g.name, members, {
-        log: deps.log,
-        onGroupState: (state) => {
-          const ns = notifyState(state);
-          if (ns !== undefined)
-            notifyEvent(g.notify, { type: 'GROUP', name: g.name, state: ns, priority: 0 }, { group: g.name });
-        },
-      }),
-    );
-  }
-  const faultDoor = new Map<VrrpInstance, Trackable>();
-  view.instances.forEach((v, i) => {
-    const inst = prepared[i];
-    if (!inst) return;
-    const group = v.syncGroup !== undefined ? groups.get(v.syncGroup) : undefined;
-    const report = () =>
-      group?.ownFault(
-        v.name,
-        inst.status().faults.some((f) => f !== syncFaultReason(group.name)),
-      );
-    faultDoor.set(inst, {
+    // Each change to the instance's own faults is told to its group.
+    const report = () => {
+      const group = self === undefined || self.retired ? undefined : groupOf(self);
+      group?.ownFault(inst.name, ownFaults(inst, group.name));
+    };
+    const door: Trackable = {
       setPriority: (p) => inst.setPriority(p),
       fault: (r) => {
         inst.fault(r);
@@ -228,9 +216,83 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
         inst.clearFault(r);
         report();
       },
-    });
-  });
-  const door = (inst: VrrpInstance): Trackable => faultDoor.get(inst) ?? inst;
+    };
+    self = { ...rt, inst, door, retired: false };
+    return self;
+  };
+
+  /** Builds the groups of `v` whose members are new or other than before; drops the others. */
+  const followGroups = (v: NodeView) => {
+    const byName = new Map(entries.map((e) => [e.view.name, e]));
+    const wanted = new Set(v.syncGroups.map((g) => g.name));
+    for (const [name] of groups)
+      if (!wanted.has(name)) {
+        groups.delete(name);
+        releaseGroupFault(name, new Set());
+      }
+    for (const g of v.syncGroups) {
+      const members = g.instances.flatMap((n) => {
+        const e = byName.get(n);
+        return e ? [e.inst] : [];
+      });
+      const had = groups.get(g.name);
+      if (had !== undefined && sameList(had.members, members)) continue;
+      if (had !== undefined) groups.delete(g.name);
+      if (members.length === 0) {
+        releaseGroupFault(g.name, new Set());
+        continue;
+      }
+      const group = createSyncGroup(g.name, members.map(syncMember), {
+        log: deps.log,
+        onGroupState: (state) => {
+          const ns = notifyState(state);
+          const def = currentView.syncGroups.find((x) => x.name === g.name);
+          if (ns !== undefined && def !== undefined)
+            notifyEvent(
+              def.notify,
+              { type: 'GROUP', name: g.name, state: ns, priority: 0 },
+              { group: g.name },
+            );
+        },
+      });
+      groups.set(g.name, { group, members });
+      if (had === undefined) continue;
+      // A rebuilt group learns its members' own faults; it holds the others in fault where
+      // the old one did (a fault already held is not raised twice), and lets go of the rest.
+      const faulty = members.filter((m) => ownFaults(m, g.name)).map((m) => m.name);
+      for (const name of faulty) group.ownFault(name, true);
+      releaseGroupFault(g.name, new Set(members.filter((m) => faulty.some((f) => f !== m.name))));
+    }
+  };
+  /** Clears a group's fault from every instance but `held`. */
+  const releaseGroupFault = (name: string, held: ReadonlySet<VrrpInstance>) => {
+    const reason = syncFaultReason(name);
+    for (const e of entries)
+      if (!held.has(e.inst) && e.inst.status().faults.includes(reason)) e.inst.clearFault(reason);
+  };
+
+  // keepalived tracks the instance's own interface unless dont_track_primary: a link that
+  // is down or has lost its carrier is a fault, not a reason to become master.
+  const linkFault = (ifname: string) => `interface ${ifname} down`;
+  const tracksLink = (e: Entry, ifname: string) =>
+    !e.view.flags.dontTrackPrimary && e.view.interface === ifname;
+  const primaryLink = (e: Entry, now: readonly { name: string; up: boolean }[]) => {
+    const reason = linkFault(e.view.interface);
+    const link = now.find((l) => l.name === e.view.interface);
+    if (!e.view.flags.dontTrackPrimary && link !== undefined && !link.up) e.door.fault(reason);
+    else if (e.inst.status().faults.includes(reason)) e.door.clearFault(reason);
+  };
+
+  // Every instance is checked before any starts: a half-started node would hold some VIPs
+  // and not others for a reason only the log explains.
+  for (const v of view.instances) {
+    const address = primaryAddress(v, live);
+    if (!address.ok) return { ok: false, message: address.message };
+    const password = instancePassword(v, start.repository.cluster.doc, deps.secrets);
+    if (!password.ok) return { ok: false, message: password.message };
+    entries.push(newEntry({ view: v, address: address.address, password: password.password }));
+  }
+  followGroups(view);
 
   // Load balancing before any instance starts: a dataplane the kernel refuses stops the
   // agent here, with nothing half-started.
@@ -256,28 +318,17 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     lb = started.lb;
   }
 
-  // keepalived tracks the instance's own interface unless dont_track_primary: a link that
-  // is down or has lost its carrier is a fault, not a reason to become master.
-  const tracked = new Map<string, VrrpInstance[]>();
-  view.instances.forEach((v: ViewInstance, i) => {
-    const inst = prepared[i];
-    if (!inst || v.flags.dontTrackPrimary) return;
-    tracked.set(v.interface, [...(tracked.get(v.interface) ?? []), inst]);
-  });
-  const linkFault = (ifname: string) => `interface ${ifname} down`;
-  for (const [ifname, insts] of tracked) {
-    const link = links.find((l) => l.name === ifname);
-    if (link !== undefined && !link.up) for (const inst of insts) door(inst).fault(linkFault(ifname));
-  }
+  for (const e of entries) primaryLink(e, links);
   let tracking: Tracking | undefined;
   const onEvent = (ev: AddressEvent) => {
     if (ev.kind === 'address-removed') {
-      for (const inst of prepared) inst.addressRemoved(ev.address.ifname, ev.address.address);
+      for (const e of entries) e.inst.addressRemoved(ev.address.ifname, ev.address.address);
     } else if (ev.kind === 'link-up' || ev.kind === 'link-down') {
       tracking?.link(ev.link.name, ev.kind === 'link-up');
-      for (const inst of tracked.get(ev.link.name) ?? []) {
-        if (ev.kind === 'link-down') door(inst).fault(linkFault(ev.link.name));
-        else door(inst).clearFault(linkFault(ev.link.name));
+      for (const e of entries) {
+        if (!tracksLink(e, ev.link.name)) continue;
+        if (ev.kind === 'link-down') e.door.fault(linkFault(ev.link.name));
+        else e.door.clearFault(linkFault(ev.link.name));
       }
     } else if (ev.kind === 'overflow') {
       // Some link change may have been lost: ask the kernel again.
@@ -285,9 +336,10 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
         (now) => {
           for (const l of now) tracking?.link(l.name, l.up);
           for (const l of now)
-            for (const inst of tracked.get(l.name) ?? []) {
-              if (l.up) door(inst).clearFault(linkFault(l.name));
-              else door(inst).fault(linkFault(l.name));
+            for (const e of entries) {
+              if (!tracksLink(e, l.name)) continue;
+              if (l.up) e.door.clearFault(linkFault(l.name));
+              else e.door.fault(linkFault(l.name));
             }
         },
         (e: unknown) => deps.log({ level: 'error', event: 'links-error', message: errorText(e) }),
@@ -298,15 +350,16 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
 
   // IPv6 adverts' hop limit is invisible to our sockets: the kernel checks it for us.
   let hopCheck: AgentStatus['ipv6HopLimitCheck'];
-  const guard = view.instances.some((v) => v.family === 6) ? deps.hopLimitGuard : undefined;
-  if (guard) {
-    const r = await guard.install();
+  const installGuard = async (v: NodeView) => {
+    if (hopCheck?.installed || !deps.hopLimitGuard || !v.instances.some((i) => i.family === 6)) return;
+    const r = await deps.hopLimitGuard.install();
     hopCheck = r.ok ? { installed: true } : { installed: false, message: r.message };
     if (!r.ok) deps.log({ level: 'warn', event: 'hop-limit-check-missing', message: r.message });
-  }
+  };
+  await installGuard(view);
 
   const started: VrrpInstance[] = [];
-  for (const inst of prepared) {
+  for (const { inst } of entries) {
     try {
       await inst.start();
       started.push(inst);
@@ -320,32 +373,23 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   }
 
   // One tracker per referenced script, file, process, shared by the instances weighing it.
+  const trackedEntries = () => entries.map((e) => ({ view: e.view, inst: e.door }));
   try {
-    tracking = startTracking(
-      view,
-      view.instances.flatMap((v, i) => {
-        const inst = prepared[i];
-        return inst ? [{ view: v, inst: door(inst) }] : [];
-      }),
-      {
-        timers: deps.timers,
-        runner,
-        log: deps.log,
-        scriptRunAs: identities.ids.scriptRunAs,
-        ...(deps.fileIo ? { fileIo: deps.fileIo } : {}),
-        ...(deps.procReader ? { procReader: deps.procReader } : {}),
-      },
-    );
+    tracking = startTracking(view, trackedEntries(), {
+      timers: deps.timers,
+      runner,
+      log: deps.log,
+      scriptRunAs,
+      ...(deps.fileIo ? { fileIo: deps.fileIo } : {}),
+      ...(deps.procReader ? { procReader: deps.procReader } : {}),
+    });
   } catch (e) {
     unsubscribe();
     await Promise.all(started.map((s) => s.stop()));
     await lb?.stop({ clear: true });
     return { ok: false, message: errorText(e) };
   }
-  const trackedLinks = new Set(
-    [...view.instances, ...view.syncGroups].flatMap((v) => v.track.interfaces.map((t) => t.name)),
-  );
-  for (const name of trackedLinks) tracking.link(name, links.find((l) => l.name === name)?.up ?? false);
+  for (const name of tracking.links()) tracking.link(name, links.find((l) => l.name === name)?.up ?? false);
   const running = tracking;
 
   deps.log({
@@ -358,50 +402,165 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
 
   let stopping: Promise<void> | undefined;
   let current = start.revision;
-  let currentView = view;
+  /** Instances a revision removed or replaced, until they have released their VIPs. */
+  const retiring = new Set<Promise<void>>();
+  const retire = (e: Entry): Promise<void> => {
+    e.retired = true;
+    const done = e.inst.stop();
+    retiring.add(done);
+    void done.finally(() => retiring.delete(done));
+    return done;
+  };
+
+  const apply = async (next: GatedRevision, revision: string): Promise<RevisionOutcome> => {
+    const refuse = (reason: string): RevisionOutcome => {
+      deps.log({ level: 'warn', event: 'revision-refused', revision, running: current, message: reason });
+      return { applied: false, revision, reason };
+    };
+    if (stopping) return refuse('the agent is stopping');
+
+    // Everything that can refuse the revision, before anything changes.
+    if (lb === undefined && next.view.virtualServers.length > 0)
+      return refuse('it adds the first virtual servers of this node: that takes a restart of the agent');
+    if (lb !== undefined && next.view.virtualServers.length === 0)
+      return refuse('it removes every virtual server of this node: that takes a restart of the agent');
+    let nowLive: typeof live;
+    let nowLinks: typeof links;
+    try {
+      [nowLive, nowLinks] = await Promise.all([deps.addresses.list(), deps.addresses.links()]);
+    } catch (e) {
+      return refuse(`cannot read the node's addresses and links: ${errorText(e)}; nothing was changed`);
+    }
+    const ids = await resolveScriptIdentities(next.view, identityDeps);
+    if (!ids.ok) return refuse(`${ids.message}; nothing was changed`);
+    const planned = planInstanceReload(
+      entries,
+      next.view,
+      next.repository.cluster.doc,
+      nowLive,
+      deps.secrets,
+    );
+    if (!planned.ok) return refuse(`${planned.message}; nothing was changed`);
+    const plan = planned.plan;
+    // New instances open their sockets now, and changed peers theirs: a socket the node
+    // refuses refuses the revision while the running instances are still untouched.
+    const fresh = [...plan.added, ...plan.recreated].map(newEntry);
+    const reopened = new Map<string, Transport>();
+    const closeOpened = async () => {
+      await Promise.all(fresh.map((e) => e.inst.abandon()));
+      await Promise.all([...reopened.values()].map((t) => t.close().catch(() => {})));
+    };
+    try {
+      for (const e of fresh) await e.inst.open();
+      for (const c of plan.changed)
+        if (c.reopen)
+          reopened.set(c.view.name, await deps.openTransport(transportOptions(c.view, c.address)));
+    } catch (e) {
+      await closeOpened();
+      return refuse(`cannot open a VRRP socket: ${errorText(e)}; nothing was changed`);
+    }
+    if (lb !== undefined) {
+      const r = await lb.applyView(next.view, virtualServerDocs(next.repository, next.view));
+      if (!r.ok) {
+        await closeOpened();
+        return refuse(r.message);
+      }
+    }
+
+    // From here on nothing refuses. Unchanged instances are not called at all.
+    const previous = entries;
+    const byName = new Map(previous.map((e) => [e.view.name, e]));
+    currentView = next.view;
+    notifyRunAs = ids.ids.notifyRunAs;
+    scriptRunAs.clear();
+    for (const [k, v] of ids.ids.scriptRunAs) scriptRunAs.set(k, v);
+    for (const r of plan.recreated)
+      deps.log({ level: 'info', event: 'instance-recreated', instance: r.view.name, fields: r.fields });
+    const leaving = [...plan.removed, ...plan.recreated.map((r) => r.view.name)].flatMap((n) => {
+      const e = byName.get(n);
+      return e ? [retire(e)] : [];
+    });
+    for (const c of plan.changed) {
+      const e = byName.get(c.view.name);
+      if (e === undefined) continue;
+      deps.log({ level: 'info', event: 'instance-changed', instance: c.view.name, fields: c.fields });
+      e.view = c.view;
+      const transport = reopened.get(c.view.name);
+      e.inst.reconfigure(c.view, {
+        priority: running.evaluate(c.view, next.view).priority,
+        ...(transport ? { transport } : {}),
+      });
+    }
+    const freshByName = new Map(fresh.map((e) => [e.view.name, e]));
+    entries = next.view.instances.flatMap((v) => {
+      const e = freshByName.get(v.name) ?? byName.get(v.name);
+      return e && !e.retired ? [e] : [];
+    });
+    followGroups(next.view);
+    for (const c of plan.changed) {
+      const e = byName.get(c.view.name);
+      if (e && c.fields.includes('flags')) primaryLink(e, nowLinks);
+    }
+    // make-before-break: an old instance hands its VIPs over before its successor of the
+    // same VRID starts.
+    await Promise.all(leaving);
+    for (const e of fresh) primaryLink(e, nowLinks);
+    await installGuard(next.view);
+    for (const e of fresh) await e.inst.start();
+    const trackedBefore = new Set(running.links());
+    running.reconfigure(next.view, trackedEntries());
+    for (const name of running.links())
+      if (!trackedBefore.has(name)) running.link(name, nowLinks.find((l) => l.name === name)?.up ?? false);
+
+    current = revision;
+    const summary = {
+      added: plan.added.map((r) => r.view.name),
+      removed: plan.removed,
+      recreated: plan.recreated.map((r) => r.view.name),
+      changed: plan.changed.map((r) => r.view.name),
+      unchanged: plan.unchanged,
+    };
+    deps.log({
+      level: 'info',
+      event: 'revision-applied',
+      revision,
+      ...summary,
+      message: Object.entries(summary)
+        .map(([k, v]) => `${v.length} ${k}`)
+        .join(', '),
+    });
+    return { applied: true, revision };
+  };
+
+  // One revision at a time: the next one is planned against what the last one left.
+  let applying: Promise<unknown> = Promise.resolve();
   const agent: Agent = {
-    instances: started,
+    get instances() {
+      return entries.map((e) => e.inst);
+    },
     status: () => ({
       node,
       revision: current,
       startedAt,
-      instances: started.map((i) => i.status()),
+      instances: entries.map((e) => e.inst.status()),
       ...(lb ? { loadBalancer: lb.status() } : {}),
       ...(hopCheck ? { ipv6HopLimitCheck: hopCheck } : {}),
     }),
-    applyRevision: async (next, revision) => {
-      const refuse = (reason: string): RevisionOutcome => {
-        deps.log({ level: 'warn', event: 'revision-refused', revision, running: current, message: reason });
-        return { applied: false, revision, reason };
-      };
-      if (stopping) return refuse('the agent is stopping');
-      if (vrrpPart(next.view) !== vrrpPart(currentView))
-        return refuse(
-          'it changes VRRP instances, sync groups or trackers: that is applied by restarting the agent until hot reload of instances lands; nothing was changed',
-        );
-      const docs = virtualServerDocs(next.repository, next.view);
-      if (lb === undefined && next.view.virtualServers.length > 0)
-        return refuse('it adds the first virtual servers of this node: that takes a restart of the agent');
-      if (lb !== undefined) {
-        if (next.view.virtualServers.length === 0)
-          return refuse('it removes every virtual server of this node: that takes a restart of the agent');
-        const r = await lb.applyView(next.view, docs);
-        if (!r.ok) return refuse(r.message);
-      }
-      current = revision;
-      currentView = next.view;
-      deps.log({ level: 'info', event: 'revision-applied', revision });
-      return { applied: true, revision };
+    applyRevision: (next, revision) => {
+      const outcome = applying.then(() => apply(next, revision));
+      applying = outcome.catch(() => {});
+      return outcome;
     },
     stop: () => {
       stopping ??= (async () => {
         deps.log({ level: 'info', event: 'agent-stopping', node });
+        await applying;
         unsubscribe();
         await running.stop();
-        await Promise.all(started.map((i) => i.stop()));
+        await Promise.all([...entries.map((e) => e.inst.stop()), ...retiring]);
         // keepalived removes its virtual servers when it stops; so do we, after the VIPs.
         await lb?.stop({ clear: true });
-        if (hopCheck?.installed) await guard?.remove();
+        if (hopCheck?.installed) await deps.hopLimitGuard?.remove();
         // The STOP notify scripts (bounded by their timeout) finish before we say stopped.
         await Promise.all(notifying);
         deps.log({ level: 'info', event: 'agent-stopped', node });
@@ -411,7 +570,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     abandon: async () => {
       unsubscribe();
       await running.stop();
-      await Promise.all(started.map((i) => i.abandon()));
+      await Promise.all(entries.map((e) => e.inst.abandon()));
       await lb?.stop({ clear: false });
     },
   };
@@ -422,12 +581,6 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
 function virtualServerDocs(repository: Repository, view: NodeView) {
   const mine = new Set(view.virtualServers.map((v) => v.key));
   return (repository.cluster.doc.virtualServers ?? []).filter((vs) => mine.has(virtualServerKey(vs)));
-}
-
-/** Everything of a view the VRRP side runs from: equal text, nothing for VRRP to change. */
-function vrrpPart(view: NodeView): string {
-  const { virtualServers, virtualServerGroups, dataplane, ...vrrp } = view;
-  return JSON.stringify(vrrp);
 }
 
 /** Connects a revision source to an agent; returns the function that disconnects it. */
@@ -461,6 +614,15 @@ function syncMember(inst: VrrpInstance): SyncMember {
     fault: (r) => inst.fault(r),
     clearFault: (r) => inst.clearFault(r),
   };
+}
+
+/** Whether the instance has a fault of its own, besides the one its group holds it in. */
+function ownFaults(inst: VrrpInstance, group: string): boolean {
+  return inst.status().faults.some((f) => f !== syncFaultReason(group));
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 const isSuccess = (r: { kind: string; code?: number } | undefined): boolean =>

@@ -4,6 +4,7 @@ import type {
   ReceivedAdvert,
   Transport,
   TransportCounters,
+  TransportOptions,
 } from '../drivers/vrrp-socket/transport.ts';
 import { canonicalIp, parseCidr } from '../model/ip.ts';
 import type { ViewInstance, ViewVip } from '../model/node-view.ts';
@@ -12,6 +13,7 @@ import { type Announcer, noAnnouncer } from './instance-announcer.ts';
 import type { Log, LogEntry } from './instance-log.ts';
 import type { Clock, TimerHandle, Timers } from './instance-timers.ts';
 import { machineConfig } from './machine-config.ts';
+import { reconfigureMachine } from './reconfigure-machine.ts';
 import {
   initialMachineState,
   type MachineState,
@@ -34,6 +36,10 @@ import {
 // Nothing that arrives from the network or comes back from a driver may take the process
 // down: a bad packet, a refused address or a failed send is logged and counted, and the
 // instance carries on, as keepalived does.
+//
+// A hot reload hands a running instance a new view (`reconfigure`): it keeps its state and
+// its timers, and changes on the node only what differs (the VIPs added or removed), so
+// that a revision touching one VIP does not re-elect anything.
 
 export interface VrrpInstanceOptions {
   view: ViewInstance;
@@ -110,6 +116,8 @@ export class VrrpInstance {
   private deadline: number | undefined;
   /** The VIP changes, one after another. */
   private vipQueue: Promise<void> = Promise.resolve();
+  /** Work items in `vipQueue` not finished yet. */
+  private queued = 0;
   private sinceWall: number;
   private closed = false;
   private stopping: Promise<void> | undefined;
@@ -124,8 +132,10 @@ export class VrrpInstance {
   private checkedList: readonly string[] | undefined;
   private checkedSame = false;
   private readonly auth: V2Auth;
-  private readonly advertAddresses: string[];
-  private readonly vips: Vip[];
+  /** The view running: the one given at construction, then each reconfigure's. */
+  private view: ViewInstance;
+  private advertAddresses: string[];
+  private vips: Vip[];
   private readonly counts: Omit<InstanceCounters, 'transport'> = {
     dropped: {},
     addressMismatch: 0,
@@ -140,30 +150,31 @@ export class VrrpInstance {
 
   constructor(private readonly o: VrrpInstanceOptions) {
     this.name = o.view.name;
+    this.view = o.view;
     this.wall = o.wallClock ?? Date.now;
     this.announcer = o.announcer ?? noAnnouncer;
     this.state = initialMachineState(machineConfig(o.view, o.address), o.clock.now());
     this.sinceWall = this.wall();
     this.auth = o.view.version === 2 && o.password !== undefined ? passwordAuth(o.password) : noAuth();
-    // Excluded VIPs are held like the others but kept out of adverts (keepalived's
-    // virtual_ipaddress_excluded), so peers with other lists still agree.
-    this.advertAddresses = o.view.vips
-      .filter((v) => v.family === o.view.family)
-      .map((v) => canonicalIp(v.address.split('/')[0] ?? v.address));
-    this.vips = [...o.view.vips, ...o.view.excludedVips].map((v) => toVip(v, o.view.interface));
+    this.advertAddresses = advertAddresses(o.view);
+    this.vips = heldVips(o.view);
+  }
+
+  /**
+   * Opens the transport without taking part yet (Initialize ignores what it hears). The
+   * agent opens a new instance's transport before it changes anything, so that a revision
+   * whose instance cannot open its socket is refused whole. `start` opens it if not done.
+   */
+  async open(): Promise<void> {
+    if (this.transport !== undefined || this.closed) return;
+    this.transport = await this.o.openTransport(transportOptions(this.view, this.o.address));
+    this.unlisten = this.transport.onAdvert((r) => this.hear(r));
   }
 
   /** Opens the transport and leaves Initialize. Throws what opening the transport throws. */
   async start(): Promise<void> {
-    const v = this.o.view;
-    this.transport = await this.o.openTransport({
-      family: v.family,
-      ifname: v.interface,
-      vrid: v.vrid,
-      sourceAddress: this.o.address,
-      ...(v.unicast && v.unicast.peers.length > 0 ? { unicastPeers: [...v.unicast.peers] } : {}),
-    });
-    this.unlisten = this.transport.onAdvert((r) => this.hear(r));
+    const v = this.view;
+    await this.open();
     this.log({
       level: 'info',
       event: 'started',
@@ -178,6 +189,99 @@ export class VrrpInstance {
     // A VIP left on the node by an agent that was killed must not answer beside the real
     // master: a node that does not start as master does not hold the addresses.
     if (!this.state.vipsHeld) this.enqueue(() => this.removeVips('start'));
+  }
+
+  /**
+   * Hot reload: runs `view` from now on, without a transition. The caller has checked that
+   * the instance's identity (VRID, interface, family, version, auth, source address) is
+   * the same (instance-changes.ts) and gives the effective priority under the new view's
+   * trackers, and a transport opened for the new peers when they changed. A master adds
+   * and announces only the VIPs that are new and removes only those that went; a backup
+   * only records the list.
+   */
+  reconfigure(view: ViewInstance, change: { priority: number; transport?: Transport }): void {
+    if (this.closed) {
+      void change.transport?.close();
+      return;
+    }
+    const before = this.vips;
+    this.view = view;
+    this.advertAddresses = advertAddresses(view);
+    this.vips = heldVips(view);
+    // Adverts are cached per priority with the old list and interval; the advert check too.
+    this.adverts.clear();
+    this.checkedList = undefined;
+    if (change.transport !== undefined) this.swapTransport(change.transport);
+    const keys = new Set(this.vips.map(vipIdentity));
+    const gone = before.filter((v) => !keys.has(vipIdentity(v)));
+    const had = new Set(before.map(vipIdentity));
+    const added = this.vips.filter((v) => !had.has(vipIdentity(v)));
+    // Queued behind any pending VIP work, which reads the new list when it runs: what went
+    // is removed when we hold the VIPs or VIP work is pending (a release queued earlier no
+    // longer knows those VIPs); a backup with nothing pending only records the list. What
+    // is new is added only by a master that is one when this runs.
+    const mayHold = this.state.vipsHeld || this.queued > 0;
+    if ((gone.length > 0 && mayHold) || added.length > 0)
+      this.enqueue(async () => {
+        for (const vip of mayHold ? gone : []) {
+          const r = await this.o.addresses.remove(vip).catch((e: unknown) => failed(e));
+          if (!r.ok) this.vipFailed(vip, r.error);
+          else if (!r.already)
+            this.log({
+              level: 'info',
+              event: 'vip-removed',
+              reason: 'reload',
+              address: vip.address,
+              dev: vip.dev,
+            });
+        }
+        if (!this.state.vipsHeld || this.state.current !== 'Master' || added.length === 0) return;
+        const fresh: Vip[] = [];
+        for (const vip of added) {
+          const r = await this.o.addresses.add(vip).catch((e: unknown) => failed(e));
+          if (!r.ok) {
+            this.vipFailed(vip, r.error);
+            continue;
+          }
+          this.log({
+            level: 'info',
+            event: r.already ? 'vip-present' : 'vip-added',
+            reason: 'reload',
+            address: vip.address,
+            dev: vip.dev,
+          });
+          fresh.push(vip);
+        }
+        if (fresh.length > 0) await this.announce(fresh);
+      });
+    this.reconfigureMachine(machineConfig(view, this.o.address), change.priority);
+  }
+
+  private reconfigureMachine(config: ReturnType<typeof machineConfig>, priority: number): void {
+    const before = this.state;
+    let result: ReturnType<typeof reconfigureMachine>;
+    try {
+      result = reconfigureMachine(before, config, priority, this.o.clock.now());
+    } catch (e) {
+      this.counts.internalErrors++;
+      this.log({ level: 'error', event: 'internal-error', reason: 'reconfigure', message: errorText(e) });
+      return;
+    }
+    this.state = result.state;
+    if (result.state.current !== before.current) this.sinceWall = this.wall();
+    for (const action of result.actions) this.act(action);
+    this.arm(result.nextDeadline);
+  }
+
+  /** The new peers' transport replaces the old one between two packets; the old one closes. */
+  private swapTransport(next: Transport): void {
+    const old = this.transport;
+    this.unlisten?.();
+    this.transport = next;
+    this.unlisten = next.onAdvert((r) => this.hear(r));
+    void old?.close().catch((e: unknown) => {
+      this.log({ level: 'warn', event: 'close-error', message: errorText(e) });
+    });
   }
 
   /** Tracker total (configured priority ± weights); the machine clamps it. */
@@ -258,7 +362,7 @@ export class VrrpInstance {
 
   status(): InstanceStatus {
     const s = this.state;
-    const v = this.o.view;
+    const v = this.view;
     const self = s.current === 'Master' || s.current === 'Stopping';
     return {
       name: v.name,
@@ -336,7 +440,7 @@ export class VrrpInstance {
   private hear(r: ReceivedAdvert): void {
     try {
       const a = r.advert;
-      const v = this.o.view;
+      const v = this.view;
       const intervalMs = advertIntervalMs(a);
       const refused =
         a.version !== v.version
@@ -478,7 +582,7 @@ export class VrrpInstance {
 
   /** The advert for a priority, built once: the transport reuses its encoding while it is the same object. */
   private advert(priority: number): AdvertFields {
-    const v = this.o.view;
+    const v = this.view;
     const base = { type: 1 as const, vrid: v.vrid, priority, addresses: [...this.advertAddresses] };
     if (v.version === 2) {
       return Object.freeze({
@@ -498,10 +602,16 @@ export class VrrpInstance {
   }
 
   private enqueue(work: () => Promise<void>): void {
-    this.vipQueue = this.vipQueue.then(work).catch((e: unknown) => {
-      this.counts.internalErrors++;
-      this.log({ level: 'error', event: 'internal-error', reason: 'vip-queue', message: errorText(e) });
-    });
+    this.queued++;
+    this.vipQueue = this.vipQueue
+      .then(work)
+      .catch((e: unknown) => {
+        this.counts.internalErrors++;
+        this.log({ level: 'error', event: 'internal-error', reason: 'vip-queue', message: errorText(e) });
+      })
+      .finally(() => {
+        this.queued--;
+      });
   }
 
   private async addVips(): Promise<void> {
@@ -552,7 +662,7 @@ export class VrrpInstance {
    * and routers that missed the first (or were still relearning).
    */
   private announceAgainLater(): void {
-    const delay = this.o.view.garp.masterDelayMs;
+    const delay = this.view.garp.masterDelayMs;
     if (delay <= 0) return;
     if (this.secondBurst !== undefined) this.o.timers.clear(this.secondBurst);
     this.secondBurst = this.o.timers.set(() => {
@@ -562,9 +672,9 @@ export class VrrpInstance {
   }
 
   private async announce(vips: readonly Vip[] = this.vips): Promise<void> {
-    const g = this.o.view.garp;
+    const g = this.view.garp;
     try {
-      await this.announcer.announce(vips, this.o.view.interface, {
+      await this.announcer.announce(vips, this.view.interface, {
         repeat: g.masterRepeat,
         garpIntervalMs: g.intervalMs,
         gnaIntervalMs: g.naIntervalMs,
@@ -598,6 +708,36 @@ export class VrrpInstance {
     this.loggedOnce.add(key);
     this.log(entry);
   }
+}
+
+/** What the transport of an instance running `view` from `address` is opened with. */
+export function transportOptions(view: ViewInstance, address: string): TransportOptions {
+  return {
+    family: view.family,
+    ifname: view.interface,
+    vrid: view.vrid,
+    sourceAddress: address,
+    ...(view.unicast && view.unicast.peers.length > 0 ? { unicastPeers: [...view.unicast.peers] } : {}),
+  };
+}
+
+/**
+ * Excluded VIPs are held like the others but kept out of adverts (keepalived's
+ * virtual_ipaddress_excluded), so peers with other lists still agree.
+ */
+function advertAddresses(view: ViewInstance): string[] {
+  return view.vips
+    .filter((v) => v.family === view.family)
+    .map((v) => canonicalIp(v.address.split('/')[0] ?? v.address));
+}
+
+function heldVips(view: ViewInstance): Vip[] {
+  return [...view.vips, ...view.excludedVips].map((v) => toVip(v, view.interface));
+}
+
+/** A VIP with the same address on the same device but another label or scope is another VIP. */
+function vipIdentity(v: Vip): string {
+  return JSON.stringify([v.dev, vipKey(v.address), v.label, v.scope, v.brd]);
 }
 
 /** "a/p" as the kernel reports it (canonical address, prefix defaulting to the host length). */

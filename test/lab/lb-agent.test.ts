@@ -205,7 +205,7 @@ describe('load balancing by the agent in the lab (nftables)', { skip }, () => {
       assert.match(dg?.checks[0]?.last?.reason ?? '', /digest/i);
 
       // SIGHUP, as with keepalived: the directory is read again; a new virtual server is
-      // applied in place (the others keep their checks), a VRRP change is refused whole.
+      // applied in place (the others keep their checks), and so is a new VRRP priority.
       const extra = `  - name: extra
     address: ${VIP}
     port: 82
@@ -221,16 +221,15 @@ describe('load balancing by the agent in the lab (nftables)', { skip }, () => {
       assert.deepEqual([...new Set(await requests(4, 82))], ['be2']);
       writeFileSync(
         join(repo, 'keepgit.yaml'),
-        (cluster(weightFile) + extra).replace('vrid: 61', 'vrid: 62'),
+        (cluster(weightFile) + extra).replace('priority: { lb1: 110 }', 'priority: { lb1: 120 }'),
       );
       process.kill(lb1.child.pid, 'SIGHUP');
-      await wait('the VRRP change refused', async () =>
-        lb1.lines.some((l) => l.event === 'revision-refused'),
+      await wait(
+        'the VRRP change applied',
+        async () => lb1.lines.filter((l) => l.event === 'revision-applied').length === 2,
       );
-      assert.match(
-        String(lb1.lines.find((l) => l.event === 'revision-refused')?.message),
-        /changes VRRP instances/,
-      );
+      assert.deepEqual(lb1.lines.filter((l) => l.event === 'revision-applied')[1]?.changed, ['web']);
+      assert.equal(lb1.lines.filter((l) => l.event === 'transition').length, 2, describeRun(lb1));
 
       // be1 stops: out within delay_loop + retry × delay_before_retry (+ slack), then no failures.
       const stoppedAt = Date.now();
