@@ -12,6 +12,8 @@ import type { Listening } from '../api/listen.ts';
 import { createNetlinkAddressDriver } from '../drivers/addresses/netlink-address-driver.ts';
 import { openVrrpTransport } from '../drivers/vrrp-socket/vrrp-transport.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
+import type { NodeView } from '../model/node-view.ts';
+import type { Log } from '../vrrp/instance-log.ts';
 import { systemClock, systemTimers } from '../vrrp/instance-timers.ts';
 import { loadDesired } from './agent-load.ts';
 import type { Command } from './io.ts';
@@ -28,7 +30,7 @@ import type { Command } from './io.ts';
 
 const USAGE =
   'usage: keepgit agent --repo-dir DIR --node NAME [--listen HOST:PORT] [--log json|text]\n' +
-  '  --listen   serve GET /status and /healthz on this address only (default: no HTTP; e.g. 127.0.0.1:9742)\n' +
+  '  --listen   serve the status API (/, /status, /readyz, /metrics ...) on this address only (default: no HTTP; e.g. 127.0.0.1:9742)\n' +
   '  --log      json (default): one JSON object per line; text: one human line per event';
 
 export const agentCommand: Command = async (args, io) => {
@@ -75,7 +77,15 @@ export const agentCommand: Command = async (args, io) => {
     return 2;
   }
 
-  const log = createLogger({ format: format as LogFormat, write: io.out });
+  // With the API on, every log line is also counted for /metrics, from the first one: the
+  // first transitions happen while the instances start.
+  const metrics =
+    api === undefined ? undefined : (await import('../api/agent-metrics.ts')).createAgentMetrics();
+  const writeLog = createLogger({ format: format as LogFormat, write: io.out });
+  const log: Log = (entry) => {
+    writeLog(entry);
+    metrics?.observeLog(entry);
+  };
 
   const desired = await loadDesired(dir, node);
   if (desired.ok === 'crashed') {
@@ -148,14 +158,32 @@ export const agentCommand: Command = async (args, io) => {
     return 1;
   }
   const agent = started.agent;
+  let vips = vipsOf(desired.view);
+  const status =
+    metrics === undefined
+      ? undefined
+      : (await import('../api/agent-status-source.ts')).agentStatusSource({
+          agent,
+          source: { kind: 'dir', url: resolve(dir), ref: null, lastFetchAt: new Date().toISOString() },
+          vips: () => vips,
+          metrics,
+        });
   let reloading = Promise.resolve();
   onReload = () => {
     reloading = reloading.then(async () => {
       const revision = `dir:${resolve(dir)}#${++reloads}`;
       log({ level: 'info', event: 'signal', reason: 'SIGHUP', message: `reading ${dir} again` });
       const next = await loadDesired(dir, node);
+      status?.sourceChanged({
+        lastFetchAt: new Date().toISOString(),
+        lastError: next.ok === 'crashed' ? next.message : undefined,
+      });
       if (next.ok === true) {
-        await agent.applyRevision({ repository: next.repository, view: next.view }, revision);
+        const gated = { repository: next.repository, view: next.view };
+        const outcome = status
+          ? await status.reconcile(revision, () => agent.applyRevision(gated, revision))
+          : await agent.applyRevision(gated, revision);
+        if (outcome.applied) vips = vipsOf(next.view);
         return;
       }
       const why =
@@ -163,14 +191,21 @@ export const agentCommand: Command = async (args, io) => {
           ? next.message
           : `it does not pass the gate: ${next.diagnostics.map(formatDiagnostic).join('; ')}`;
       log({ level: 'warn', event: 'revision-refused', revision, message: `${why}; nothing was changed` });
+      status?.refuse(revision, why);
     });
   };
 
   let server: Listening | undefined;
-  if (api !== undefined && at !== undefined) {
+  if (api !== undefined && at !== undefined && status !== undefined) {
     try {
       const { statusApp } = await import('../api/status-app.ts');
-      server = await api.listen(statusApp(agent), at);
+      server = await api.listen(
+        statusApp(status, {
+          onError: (e) =>
+            log({ level: 'error', event: 'api-error', message: e instanceof Error ? e.message : String(e) }),
+        }),
+        at,
+      );
       log({ level: 'info', event: 'listening', host: server.host, port: server.port });
     } catch (e) {
       log({
@@ -213,3 +248,10 @@ export const agentCommand: Command = async (args, io) => {
   done();
   return code;
 };
+
+/** Each instance's VIPs (excluded ones too: the node holds them as well), for /status. */
+function vipsOf(view: NodeView): Record<string, string[]> {
+  return Object.fromEntries(
+    view.instances.map((i) => [i.name, [...i.vips, ...i.excludedVips].map((v) => v.address)]),
+  );
+}

@@ -39,6 +39,11 @@ const SUBCOMMANDS: Record<string, Sub> = {
       'keepgit agent --repo-dir DIR --node NAME [--listen HOST:PORT (default: no HTTP)] [--log json|text]',
     load: async () => (await import('./agent.ts')).agentCommand,
   },
+  status: {
+    summary: 'one table of every node: Ready, revision, refused revisions, masters, drift, real servers',
+    usage: 'keepgit status [URL...] [--json] [--timeout MS]   (default URL http://127.0.0.1:9742)',
+    load: async () => (await import('./status.ts')).statusCommand,
+  },
   genhash: {
     summary: "print the MD5 digest of a page for an HTTP/HTTPS check, as keepalived's genhash does",
     usage: 'keepgit genhash URL | [--ssl] [--sni] --server ADDR --port PORT --url PATH [--virtualhost HOST]',

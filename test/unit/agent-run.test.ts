@@ -3,8 +3,10 @@ import { describe, it } from 'node:test';
 import { desiredFor } from '../../src/agent/load-desired.ts';
 import { createLogger } from '../../src/agent/log.ts';
 import { primaryAddress } from '../../src/agent/primary-address.ts';
-import { type AgentDeps, type AgentStatus, runAgent } from '../../src/agent/run-agent.ts';
+import { type AgentDeps, runAgent } from '../../src/agent/run-agent.ts';
+import { agentStatusSource } from '../../src/api/agent-status-source.ts';
 import { parseListen } from '../../src/api/listen.ts';
+import type { NodeStatus } from '../../src/api/node-status.ts';
 import { statusApp } from '../../src/api/status-app.ts';
 import { loadRepository } from '../../src/config/load-repository.ts';
 import { FakeAddressDriver } from '../../src/drivers/addresses/fake-address-driver.ts';
@@ -94,9 +96,15 @@ describe('keepgit agent (fakes)', () => {
     const b = await start('lb2', 2, segment, time, logs);
     await time.advance(1000);
 
-    const res = await statusApp(a.agent).request('/status');
+    const api = statusApp(
+      agentStatusSource({
+        agent: a.agent,
+        source: { kind: 'dir', url: '/repo', ref: null, lastFetchAt: null },
+      }),
+    );
+    const res = await api.request('/status');
     assert.equal(res.status, 200);
-    const status = (await res.json()) as AgentStatus;
+    const status = (await res.json()) as NodeStatus;
     assert.equal(status.node, 'lb1');
     const byName = new Map(status.instances.map((i) => [i.name, i]));
     assert.equal(byName.get('v4')?.state, 'Master');
@@ -107,28 +115,32 @@ describe('keepgit agent (fakes)', () => {
     // IPv6 speaks from the link-local address (RFC 5798 5.1.2.1).
     assert.equal(byName.get('v6')?.master, 'fe80::2');
     assert.match(byName.get('v4')?.since ?? '', /^2023-/);
-    assert.equal((await statusApp(a.agent).request('/healthz')).status, 200);
+    assert.equal((await api.request('/healthz')).status, 200);
 
     const addrs = async (d: FakeAddressDriver) => (await d.list('eth0')).map((x) => x.address);
     assert.ok((await addrs(a.addresses)).includes('192.0.2.100/24'));
     assert.ok(!(await addrs(a.addresses)).includes('2001:db8::100/64'));
     assert.ok((await addrs(b.addresses)).includes('2001:db8::100/64'));
 
-    // A revision that leaves VRRP as it is applies at once; one that changes an instance is
-    // refused whole (until hot reload of instances lands), and nothing moves.
+    // A revision that leaves VRRP as it is applies at once; one that changes an instance's
+    // VRID re-creates that instance (test/unit/agent-hot-reload.test.ts has the rest).
     assert.deepEqual(await a.agent.applyRevision(gated(repository()), 'same'), {
       applied: true,
       revision: 'same',
     });
     assert.equal(a.agent.status().revision, 'same');
-    const changed = await a.agent.applyRevision(
+    const changed = a.agent.applyRevision(
       gated(repository(cluster().replace('vrid: 52', 'vrid: 53'))),
       'next',
     );
-    assert.equal(changed.applied, false);
-    assert.match(changed.applied ? '' : changed.reason, /changes VRRP instances.*nothing was changed/);
-    assert.ok(logs.some((l) => l.event === 'revision-refused' && l.revision === 'next'));
-    assert.equal(a.agent.status().revision, 'same');
+    await time.advance(1000);
+    assert.deepEqual(await changed, { applied: true, revision: 'next' });
+    assert.deepEqual(
+      logs.filter((l) => l.event === 'instance-recreated').map((l) => [l.node, l.instance, l.fields]),
+      [['lb1', 'v6', ['vrid']]],
+    );
+    assert.equal(a.agent.status().revision, 'next');
+    assert.equal(a.agent.status().instances.find((i) => i.name === 'v6')?.vrid, 53);
 
     const stopped = Promise.all([a.agent.stop(), b.agent.stop()]);
     await time.advance(1000);
