@@ -17,8 +17,17 @@ export type Desired =
 export async function loadDesiredDir(dir: string, node: string): Promise<Desired> {
   const read = await readRepositoryDir(dir);
   if (hasErrors(read.diagnostics)) return { ok: false, diagnostics: sortDiagnostics(read.diagnostics) };
-  const loaded = loadRepository(read.files);
-  const diagnostics = [...read.diagnostics, ...loaded.diagnostics];
+  return loadDesiredFiles(read.files, node, read.diagnostics);
+}
+
+/** The same gate for files read some other way (a Git revision: path → text). */
+export function loadDesiredFiles(
+  files: ReadonlyMap<string, string>,
+  node: string,
+  earlier: Diagnostic[] = [],
+): Desired {
+  const loaded = loadRepository(files);
+  const diagnostics = [...earlier, ...loaded.diagnostics];
   if (loaded.repository === undefined || hasErrors(diagnostics))
     return { ok: false, diagnostics: sortDiagnostics(diagnostics) };
   return desiredFor(loaded.repository, node, diagnostics);

@@ -1,9 +1,10 @@
-import { loadDesiredDir } from '../agent/load-desired.ts';
+import { type Desired, loadDesiredDir, loadDesiredFiles } from '../agent/load-desired.ts';
 import type { LoadReply } from './agent-load.ts';
 
 // The other end of agent-load.ts: a short-lived process that reads, validates and
 // policy-checks the repository, sends the node's view (or the diagnostics) to the agent
-// over the IPC channel, and exits. Run as `node agent-load-child.js DIR NODE` by fork().
+// over the IPC channel, and exits. Run as `node agent-load-child.js DIR NODE` by fork(), or
+// with `-` for DIR and the files sent as the first message.
 
 const [dir, node] = process.argv.slice(2);
 const send = (reply: LoadReply): void => {
@@ -11,10 +12,23 @@ const send = (reply: LoadReply): void => {
 };
 
 if (dir === undefined || node === undefined || !process.send) {
-  process.stderr.write('agent-load-child: run by `keepgit agent` (fork with an IPC channel, DIR NODE)\n');
+  process.stderr.write('agent-load-child: run by `keepgit agent` (fork with an IPC channel, DIR|- NODE)\n');
   process.exit(2);
 }
-loadDesiredDir(dir, node).then(
+// "-": the files come over the IPC channel (a Git revision read by the agent).
+const loading: Promise<Desired> =
+  dir === '-'
+    ? new Promise((resolve, reject) =>
+        process.once('message', (m) => {
+          try {
+            resolve(loadDesiredFiles((m as { files: Map<string, string> }).files, node));
+          } catch (e) {
+            reject(e);
+          }
+        }),
+      )
+    : loadDesiredDir(dir, node);
+loading.then(
   (d) =>
     send(
       d.ok

@@ -36,12 +36,16 @@ export type LoadReply =
 
 export type LoadResult = Desired | { ok: 'crashed'; message: string };
 
-export async function loadDesired(dir: string, node: string): Promise<LoadResult> {
+/** From a checked-out directory, or from a revision's files (path → text). */
+export async function loadDesired(
+  input: string | ReadonlyMap<string, string>,
+  node: string,
+): Promise<LoadResult> {
   if (!import.meta.url.endsWith('.js')) {
-    const { loadDesiredDir } = await import('../agent/load-desired.ts');
-    return loadDesiredDir(dir, node);
+    const { loadDesiredDir, loadDesiredFiles } = await import('../agent/load-desired.ts');
+    return typeof input === 'string' ? loadDesiredDir(input, node) : loadDesiredFiles(input, node);
   }
-  const reply = await inChild(dir, node);
+  const reply = await inChild(input, node);
   if (reply.ok !== true) return reply;
   return {
     ok: true,
@@ -55,8 +59,9 @@ export async function loadDesired(dir: string, node: string): Promise<LoadResult
   };
 }
 
-function inChild(dir: string, node: string): Promise<LoadReply> {
+function inChild(input: string | ReadonlyMap<string, string>, node: string): Promise<LoadReply> {
   return new Promise((resolve) => {
+    const dir = typeof input === 'string' ? input : '-';
     const child = fork(fileURLToPath(new URL('./agent-load-child.js', import.meta.url)), [dir, node], {
       // The structured clone keeps what JSON would lose (undefined fields, Maps).
       serialization: 'advanced',
@@ -68,6 +73,7 @@ function inChild(dir: string, node: string): Promise<LoadReply> {
       reply = m as LoadReply;
     });
     child.once('error', (e) => resolve({ ok: 'crashed', message: e.message }));
+    if (typeof input !== 'string') child.send({ files: new Map(input) });
     child.once('exit', (code, signal) =>
       resolve(
         reply ?? {

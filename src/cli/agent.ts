@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agentAnnouncer } from '../agent/arp-announcer.ts';
 import { createLogger, type LogFormat } from '../agent/log.ts';
 import { runAgent } from '../agent/run-agent.ts';
-
-/** Kept here so that a VRRP-only agent does not load the dataplane drivers to learn it. */
-const DEFAULT_STATE_DIR = '/var/lib/keepgit';
-
+import { type AgentStatusSource, agentStatusSource } from '../api/agent-status-source.ts';
 import type { Listening } from '../api/listen.ts';
 import { createNetlinkAddressDriver } from '../drivers/addresses/netlink-address-driver.ts';
 import { openVrrpTransport } from '../drivers/vrrp-socket/vrrp-transport.ts';
@@ -15,7 +11,9 @@ import { formatDiagnostic } from '../model/diagnostic.ts';
 import type { NodeView } from '../model/node-view.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import { systemClock, systemTimers } from '../vrrp/instance-timers.ts';
-import { loadDesired } from './agent-load.ts';
+import { type LoadResult, loadDesired } from './agent-load.ts';
+import { agentSettings } from './agent-settings.ts';
+import { type AgentSource, dirSource, gitSource } from './agent-source.ts';
 import type { Command } from './io.ts';
 
 // keepgit agent: run this node's share of a repository until told to stop.
@@ -29,21 +27,42 @@ import type { Command } from './io.ts';
 // "listening"), which is what tests use.
 
 const USAGE =
-  'usage: keepgit agent --repo-dir DIR --node NAME [--listen HOST:PORT] [--log json|text]\n' +
-  '  --listen   serve the status API (/, /status, /readyz, /metrics ...) on this address only (default: no HTTP; e.g. 127.0.0.1:9742)\n' +
-  '  --log      json (default): one JSON object per line; text: one human line per event';
+  'usage: keepgit agent (--config FILE | --repo-dir DIR | --repo URL [--branch B | --tag T]) --node NAME\n' +
+  '                     [--listen HOST:PORT] [--log json|text] [--state-dir DIR]\n' +
+  '  --config     the agent configuration (source, trust keys, webhook secret, ...; see docs/agent-config.md)\n' +
+  '  --repo-dir   follow a directory: read at start and on SIGHUP\n' +
+  '  --repo       follow a Git remote over HTTP(S) (polled every 30 s; the branch main unless told)\n' +
+  '  --listen     serve the status API (/, /status, /readyz, /metrics ...) on this address only (default: no HTTP; e.g. 127.0.0.1:9742)\n' +
+  '  --log        json (default): one JSON object per line; text: one human line per event\n' +
+  '  --state-dir  where the Git cache, the applied revision and the apply journal live (default /var/lib/keepgit, or $KEEPGIT_STATE_DIR)';
 
 export const agentCommand: Command = async (args, io) => {
-  let values: { 'repo-dir'?: string; node?: string; listen?: string; log?: string; help?: boolean };
+  let values: {
+    config?: string;
+    'repo-dir'?: string;
+    repo?: string;
+    branch?: string;
+    tag?: string;
+    node?: string;
+    listen?: string;
+    log?: string;
+    'state-dir'?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args,
       allowPositionals: false,
       options: {
+        config: { type: 'string' },
         'repo-dir': { type: 'string' },
+        repo: { type: 'string' },
+        branch: { type: 'string' },
+        tag: { type: 'string' },
         node: { type: 'string' },
         listen: { type: 'string' },
         log: { type: 'string' },
+        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -56,24 +75,21 @@ export const agentCommand: Command = async (args, io) => {
     io.out(USAGE);
     return 0;
   }
-  const dir = values['repo-dir'];
-  const node = values.node;
-  if (dir === undefined || node === undefined) {
-    io.err('keepgit agent: --repo-dir and --node are required');
-    io.err(USAGE);
-    return 2;
-  }
-  const format = values.log ?? 'json';
+  const settings = await agentSettings(values, io);
+  if (typeof settings === 'number') return settings;
+  const { node, config, stateDir } = settings;
+  const format = values.log ?? config.log ?? 'json';
   if (format !== 'json' && format !== 'text') {
     io.err(`keepgit agent: --log ${format}: expected json or text`);
     return 2;
   }
   // The HTTP server (Hono and @hono/node-server) is loaded only when asked for: an agent
   // without --listen does not carry it in memory.
-  const api = values.listen === undefined ? undefined : await import('../api/listen.ts');
-  const at = values.listen === undefined ? undefined : api?.parseListen(values.listen);
-  if (values.listen !== undefined && at === undefined) {
-    io.err(`keepgit agent: --listen ${values.listen}: expected HOST:PORT, e.g. 127.0.0.1:9742 or [::1]:9742`);
+  const listenAt = values.listen ?? config.listen;
+  const api = listenAt === undefined ? undefined : await import('../api/listen.ts');
+  const at = listenAt === undefined ? undefined : api?.parseListen(listenAt);
+  if (listenAt !== undefined && at === undefined) {
+    io.err(`keepgit agent: --listen ${listenAt}: expected HOST:PORT, e.g. 127.0.0.1:9742 or [::1]:9742`);
     return 2;
   }
 
@@ -86,17 +102,85 @@ export const agentCommand: Command = async (args, io) => {
     writeLog(entry);
     metrics?.observeLog(entry);
   };
+  for (const message of settings.warnings) log({ level: 'warn', event: 'config-warning', message });
 
-  const desired = await loadDesired(dir, node);
-  if (desired.ok === 'crashed') {
-    io.err(`keepgit agent: refusing to start: the repository could not be loaded: ${desired.message}`);
-    return 1;
+  const store = await openStateStore(stateDir);
+  const refusedBeforeStart: { revision: string; reason: string }[] = [];
+  const refuse = (revision: string, reason: string) => {
+    log({ level: 'warn', event: 'revision-refused', revision, message: `${reason}; nothing was changed` });
+    void store.recordRefused(revision, reason);
+    if (status) status.refuse(revision, reason);
+    else refusedBeforeStart.push({ revision, reason });
+  };
+  // Filled in once the agent runs; refusals before that are kept for it.
+  let status: AgentStatusSource | undefined;
+
+  const source: AgentSource =
+    settings.source.kind === 'dir'
+      ? await dirSource(settings.source.dir, {
+          log,
+          ...(settings.source.watch !== undefined ? { watch: settings.source.watch } : {}),
+          ...(settings.source.debounceMs !== undefined ? { debounceMs: settings.source.debounceMs } : {}),
+        })
+      : await gitSource({
+          git: settings.source.git,
+          stateDir,
+          ...(settings.trust ? { trust: settings.trust } : {}),
+          ...(store.read().lastGood ? { lastGood: store.read().lastGood?.revision } : {}),
+          log,
+          env: process.env,
+          onRefused: refuse,
+        });
+
+  // The first revision that passes the gate. A directory that does not is fatal (the
+  // operator is at the console); a Git source waits for a newer commit, as it would later.
+  let desired: Extract<LoadResult, { ok: true }>;
+  let startRevision: string;
+  // Until the agent runs, a stop signal only ends the wait for a first revision.
+  let stopWaiting: (() => void) | undefined;
+  const stopped = new Promise<undefined>((r) => (stopWaiting = () => r(undefined)));
+  const whileWaiting = () => stopWaiting?.();
+  process.on('SIGTERM', whileWaiting);
+  process.on('SIGINT', whileWaiting);
+  for (;;) {
+    const c = await Promise.race([source.next(), stopped]);
+    if (c === undefined) {
+      process.off('SIGTERM', whileWaiting);
+      process.off('SIGINT', whileWaiting);
+      log({
+        level: 'info',
+        event: 'agent-stopped',
+        node,
+        message: 'stopped while waiting for a first revision',
+      });
+      await source.stop();
+      return 0;
+    }
+    const got = await loadDesired(c.input, node);
+    if (got.ok === true) {
+      desired = got;
+      startRevision = c.revision;
+      break;
+    }
+    const why =
+      got.ok === 'crashed'
+        ? `the repository could not be loaded: ${got.message}`
+        : `it does not pass the gate: ${got.diagnostics.map(formatDiagnostic).join('; ')}`;
+    if (source.kind === 'dir') {
+      if (got.ok === false) for (const d of got.diagnostics) io.err(formatDiagnostic(d));
+      io.err(
+        got.ok === 'crashed'
+          ? `keepgit agent: refusing to start: ${why}`
+          : `keepgit agent: refusing to start: ${settings.source.kind === 'dir' ? settings.source.dir : ''} is not a valid repository for node ${node}`,
+      );
+      await source.stop();
+      return 1;
+    }
+    refuse(c.revision, why);
   }
-  if (!desired.ok) {
-    for (const d of desired.diagnostics) io.err(formatDiagnostic(d));
-    io.err(`keepgit agent: refusing to start: ${dir} is not a valid repository for node ${node}`);
-    return 1;
-  }
+  process.off('SIGTERM', whileWaiting);
+  process.off('SIGINT', whileWaiting);
+  source.running(startRevision);
   for (const d of desired.warnings)
     log({ level: 'warn', event: 'repository-warning', file: d.file, message: formatDiagnostic(d) });
 
@@ -117,9 +201,8 @@ export const agentCommand: Command = async (args, io) => {
   const handler = (sig: NodeJS.Signals) => onSignal(sig);
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
-  // SIGHUP, as with keepalived: read the directory again and apply what changed. The
-  // revision goes through the same gate as at start, in the same loader.
-  let reloads = 0;
+  // SIGHUP, as with keepalived: read the directory again (or fetch the remote now); the
+  // revision goes through the same gate and apply as any other.
   let onReload: () => void = () => {};
   const hup = () => onReload();
   process.on('SIGHUP', hup);
@@ -131,7 +214,7 @@ export const agentCommand: Command = async (args, io) => {
   };
 
   const started = await runAgent(
-    { node, repository: desired.repository, view: desired.view, revision: `dir:${resolve(dir)}` },
+    { node, repository: desired.repository, view: desired.view, revision: startRevision },
     {
       openTransport: openVrrpTransport,
       addresses,
@@ -142,9 +225,7 @@ export const agentCommand: Command = async (args, io) => {
       secrets: { env: process.env, readFile: (p) => readFileSync(p, 'utf8') },
       ...(desired.view.virtualServers.length > 0
         ? {
-            dataplanes: (await import('../agent/node-dataplanes.ts')).nodeDataplanes(
-              process.env.KEEPGIT_STATE_DIR ?? DEFAULT_STATE_DIR,
-            ),
+            dataplanes: (await import('../agent/node-dataplanes.ts')).nodeDataplanes(stateDir),
           }
         : {}),
       ...(desired.view.instances.some((i) => i.family === 6)
@@ -154,53 +235,87 @@ export const agentCommand: Command = async (args, io) => {
   );
   if (!started.ok) {
     log({ level: 'error', event: 'agent-refused', node, message: started.message });
+    await source.stop();
     done();
     return 1;
   }
   const agent = started.agent;
   let vips = vipsOf(desired.view);
-  const status =
-    metrics === undefined
-      ? undefined
-      : (await import('../api/agent-status-source.ts')).agentStatusSource({
-          agent,
-          source: { kind: 'dir', url: resolve(dir), ref: null, lastFetchAt: new Date().toISOString() },
-          vips: () => vips,
-          metrics,
-        });
-  let reloading = Promise.resolve();
-  onReload = () => {
-    reloading = reloading.then(async () => {
-      const revision = `dir:${resolve(dir)}#${++reloads}`;
-      log({ level: 'info', event: 'signal', reason: 'SIGHUP', message: `reading ${dir} again` });
-      const next = await loadDesired(dir, node);
-      status?.sourceChanged({
-        lastFetchAt: new Date().toISOString(),
-        lastError: next.ok === 'crashed' ? next.message : undefined,
-      });
-      if (next.ok === true) {
-        const gated = { repository: next.repository, view: next.view };
-        const outcome = status
-          ? await status.reconcile(revision, () => agent.applyRevision(gated, revision))
-          : await agent.applyRevision(gated, revision);
-        if (outcome.applied) vips = vipsOf(next.view);
-        return;
-      }
-      const why =
+  status = agentStatusSource({
+    agent,
+    source: source.status(),
+    vips: () => vips,
+    ...(metrics ? { metrics } : {}),
+  });
+  const tracked = status;
+  for (const r of refusedBeforeStart) tracked.refuse(r.revision, r.reason);
+  void store.recordApplied(startRevision);
+
+  // Every later revision, from any source, takes this path: gate, apply (whole or not at
+  // all), record.
+  source.follow(async (c) => {
+    tracked.sourceChanged(source.status());
+    const next = await loadDesired(c.input, node);
+    if (next.ok !== true) {
+      refuse(
+        c.revision,
         next.ok === 'crashed'
-          ? next.message
-          : `it does not pass the gate: ${next.diagnostics.map(formatDiagnostic).join('; ')}`;
-      log({ level: 'warn', event: 'revision-refused', revision, message: `${why}; nothing was changed` });
-      status?.refuse(revision, why);
+          ? `the repository could not be loaded: ${next.message}`
+          : `it does not pass the gate: ${next.diagnostics.map(formatDiagnostic).join('; ')}`,
+      );
+      return;
+    }
+    const gated = { repository: next.repository, view: next.view };
+    const outcome = await tracked.reconcile(c.revision, () => agent.applyRevision(gated, c.revision));
+    if (outcome.applied) {
+      vips = vipsOf(next.view);
+      source.running(c.revision);
+      await store.recordApplied(c.revision);
+    } else await store.recordRefused(c.revision, outcome.reason);
+  });
+  onReload = () => {
+    log({
+      level: 'info',
+      event: 'signal',
+      reason: 'SIGHUP',
+      message: `reading the ${source.kind} source again`,
     });
+    source.trigger();
   };
 
+  // The webhook: a push to the followed ref fetches at once.
+  const hookSecret = source.kind === 'git' ? settings.webhookSecret : undefined;
+  if (hookSecret !== undefined && at === undefined)
+    log({
+      level: 'warn',
+      event: 'webhook-off',
+      message: 'a webhook secret is set but the API is not listening (--listen)',
+    });
+
   let server: Listening | undefined;
-  if (api !== undefined && at !== undefined && status !== undefined) {
+  if (api !== undefined && at !== undefined) {
     try {
       const { statusApp } = await import('../api/status-app.ts');
+      const hooks =
+        hookSecret === undefined
+          ? undefined
+          : (await import('../api/hook-route.ts')).hookRoutes({
+              secret: hookSecret,
+              onPush: (push) => {
+                const mine = source.follows(push.ref);
+                log({
+                  level: 'info',
+                  event: 'webhook',
+                  reason: push.provider,
+                  message: `push to ${push.ref}${mine ? ': fetching now' : ': not the followed ref, ignored'}`,
+                });
+                if (mine) source.trigger();
+                return mine;
+              },
+            });
       server = await api.listen(
-        statusApp(status, {
+        statusApp(tracked, {
+          ...(hooks ? { hooks } : {}),
           onError: (e) =>
             log({ level: 'error', event: 'api-error', message: e instanceof Error ? e.message : String(e) }),
         }),
@@ -211,9 +326,10 @@ export const agentCommand: Command = async (args, io) => {
       log({
         level: 'error',
         event: 'agent-refused',
-        message: `cannot listen on ${values.listen}: ${e instanceof Error ? e.message : String(e)}`,
+        message: `cannot listen on ${listenAt}: ${e instanceof Error ? e.message : String(e)}`,
       });
       await agent.stop();
+      await source.stop();
       done();
       return 1;
     }
@@ -245,6 +361,8 @@ export const agentCommand: Command = async (args, io) => {
     if (signalled !== undefined) onSignal(signalled);
   });
   await server?.close();
+  // The poller's timer (or the directory watcher) would keep the process alive.
+  await source.stop();
   done();
   return code;
 };
@@ -254,4 +372,38 @@ function vipsOf(view: NodeView): Record<string, string[]> {
   return Object.fromEntries(
     view.instances.map((i) => [i.name, [...i.vips, ...i.excludedVips].map((v) => v.address)]),
   );
+}
+
+// TEMPORARY until src/reconcile/state-store.ts lands: the record of revisions, in memory
+// and in $stateDir/state.json.
+async function openStateStore(dir: string) {
+  const { mkdir, readFile: rf, rename, writeFile } = await import('node:fs/promises');
+  const file = `${dir}/state.json`;
+  type Rec = { revision: string; at: string };
+  let state: { applied: Rec | null; lastGood: Rec | null; refused: (Rec & { reason: string })[] } = {
+    applied: null,
+    lastGood: null,
+    refused: [],
+  };
+  try {
+    state = JSON.parse(await rf(file, 'utf8'));
+  } catch {}
+  const save = async () => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(`${file}.tmp`, JSON.stringify(state));
+    await rename(`${file}.tmp`, file);
+  };
+  return {
+    read: () => state,
+    recordApplied: async (revision: string) => {
+      const at = new Date().toISOString();
+      state.applied = { revision, at };
+      state.lastGood = { revision, at };
+      await save();
+    },
+    recordRefused: async (revision: string, reason: string) => {
+      state.refused = [{ revision, reason, at: new Date().toISOString() }, ...state.refused].slice(0, 20);
+      await save();
+    },
+  };
 }

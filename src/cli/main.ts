@@ -36,7 +36,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
   agent: {
     summary: "run this node's VRRP instances from a repository directory (root; SIGTERM stops gracefully)",
     usage:
-      'keepgit agent --repo-dir DIR --node NAME [--listen HOST:PORT (default: no HTTP)] [--log json|text]',
+      'keepgit agent (--config FILE | --repo-dir DIR | --repo URL [--branch B]) --node NAME [--listen HOST:PORT (default: no HTTP)] [--log json|text]',
     load: async () => (await import('./agent.ts')).agentCommand,
   },
   status: {

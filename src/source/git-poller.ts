@@ -58,6 +58,8 @@ export interface PollerOptions {
   fetch: () => Promise<FetchRevisionResult>;
   onRevision: (revision: RemoteRevision) => void | Promise<void>;
   admit?: AdmitRevision;
+  /** A fetched commit that admit refused (reported once per commit). */
+  onRefused?: (revision: RemoteRevision, message: string) => void;
   /** Warnings (world-readable secret files, rewinds allowed by config) go here. */
   onWarning?: (message: string) => void;
   /** The commit the node already runs: not handed over again. */
@@ -141,6 +143,7 @@ export function startGitPoller(opts: PollerOptions): GitPoller {
         if (!verdict.ok) {
           refused = { commit: r.commit, message: verdict.message };
           state.lastError = verdict.message;
+          opts.onRefused?.(r, verdict.message);
           return;
         }
         if (verdict.warning !== undefined) opts.onWarning?.(verdict.warning);
@@ -196,6 +199,9 @@ export function startGitPoller(opts: PollerOptions): GitPoller {
 
 export interface GitSourcePollerOptions extends FetchOptions {
   onRevision: (revision: RemoteRevision) => void | Promise<void>;
+  /** Decides before the rewind check (commit signatures). */
+  admitFirst?: AdmitRevision;
+  onRefused?: (revision: RemoteRevision, message: string) => void;
   /** The commit the node runs now (from its state directory), if any. */
   applied: () => string | undefined;
   onWarning?: (message: string) => void;
@@ -216,6 +222,10 @@ export function startGitSourcePoller(opts: GitSourcePollerOptions): GitPoller {
     fetch: () => fetchRevision(opts),
     onRevision: opts.onRevision,
     admit: async (revision) => {
+      if (opts.admitFirst !== undefined) {
+        const first = await opts.admitFirst(revision);
+        if (!first.ok) return first;
+      }
       const current = opts.applied();
       if (current === undefined) return { ok: true };
       const order = await orderRevisions({
@@ -227,6 +237,7 @@ export function startGitSourcePoller(opts: GitSourcePollerOptions): GitPoller {
       return admitRevision(order, config.allowRewind === true);
     },
     ...(opts.onWarning !== undefined ? { onWarning: opts.onWarning } : {}),
+    ...(opts.onRefused !== undefined ? { onRefused: opts.onRefused } : {}),
     ...(applied !== undefined ? { lastCommit: applied } : {}),
     ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
     ...(opts.random !== undefined ? { random: opts.random } : {}),

@@ -43,12 +43,21 @@ export function writeRepo(cluster: string, nodes: Record<string, string>): strin
 
 /** `keepgit agent` for `host`, inside the host's namespace, with its status API on a free loopback port. */
 export function startAgent(lab: Lab, host: string, repo: string): Running {
-  const child = lab.spawn(
-    host,
-    process.execPath,
-    ['bin/keepgit.js', 'agent', '--repo-dir', repo, '--node', host, '--listen', '127.0.0.1:0'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  return startAgentWith(lab, host, ['--repo-dir', repo, '--node', host, '--listen', '127.0.0.1:0']);
+}
+
+/** `keepgit agent ARGS` in the host's namespace, with extra environment variables. */
+export function startAgentWith(
+  lab: Lab,
+  host: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Running {
+  const child = lab.spawn(host, process.execPath, ['bin/keepgit.js', 'agent', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const lines: LogLine[] = [];
   const stderr: string[] = [];
   let buffer = '';

@@ -20,6 +20,10 @@ export interface GitHttpServerOptions {
   bearer?: string;
   /** The branch the first push creates. Default main. */
   branch?: string;
+  /** Where to listen. Default 127.0.0.1 (a lab host's address to serve agents in namespaces). */
+  host?: string;
+  /** Sign every commit with this SSH private key (git's gpg.format=ssh). */
+  signingKey?: string;
 }
 
 export interface RequestLogEntry {
@@ -38,7 +42,7 @@ export interface GitHttpServer {
   /** Every request served, in order. */
   requests: RequestLogEntry[];
   /** Write `files` (null deletes) in the work tree, commit, push; returns the commit SHA. */
-  push(files: Record<string, string | null>, message: string, branch?: string): string;
+  push(files: Record<string, string | null>, message: string, branch?: string, sign?: boolean): string;
   /** Tag `commit` (default the branch head) and push the tag; annotated unless told otherwise. */
   tag(name: string, commit?: string, annotated?: boolean): string;
   /** Point `branch` at `commit` with a forced push (history rewritten), and the work tree with it. */
@@ -191,15 +195,19 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const signing =
+    options.signingKey === undefined
+      ? []
+      : ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${options.signingKey}`, '-c', 'commit.gpgsign=true'];
 
   return {
-    url: `http://127.0.0.1:${port}/repo.git`,
+    url: `http://${options.host ?? '127.0.0.1'}:${port}/repo.git`,
     bare,
     requests,
-    push(files, message, onBranch = branch) {
+    push(files, message, onBranch = branch, sign = true) {
       const current = git(work, 'symbolic-ref', '--short', 'HEAD');
       if (current !== onBranch) git(work, 'checkout', '-q', '-B', onBranch);
       for (const [path, text] of Object.entries(files)) {
@@ -211,7 +219,16 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
         }
       }
       git(work, 'add', '-A');
-      git(work, 'commit', '-q', '--allow-empty', '-m', message);
+      git(
+        work,
+        ...(sign ? signing : []),
+        'commit',
+        '-q',
+        '--allow-empty',
+        ...(sign ? [] : ['--no-gpg-sign']),
+        '-m',
+        message,
+      );
       git(work, 'push', '-q', 'origin', `HEAD:refs/heads/${onBranch}`);
       return git(work, 'rev-parse', 'HEAD');
     },
