@@ -123,21 +123,28 @@ export interface GitSourceOptions {
   onRefused: (revision: string, reason: string) => void;
 }
 
+/** The settings of the Git source modules from the agent configuration's source.git. */
+export function gitSourceConfig(git: NonNullable<AgentConfig['source']['git']>): GitSourceConfig {
+  return {
+    url: git.url,
+    ref: git.tag !== undefined ? { tag: git.tag } : { branch: git.branch ?? 'main' },
+    interval: pollIntervalMs(git),
+    ...(git.depth !== undefined ? { depth: git.depth } : {}),
+    ...(git.allowRewind !== undefined ? { allowRewind: git.allowRewind } : {}),
+    ...(git.tokenFile !== undefined ? { tokenFile: git.tokenFile } : {}),
+    ...(git.tokenAuth !== undefined ? { tokenAuth: git.tokenAuth } : {}),
+    ...(git.username !== undefined ? { username: git.username } : {}),
+    ...(git.passwordFile !== undefined ? { passwordFile: git.passwordFile } : {}),
+  };
+}
+
+export const followedRefOf = (config: GitSourceConfig): string =>
+  config.ref.tag !== undefined ? `refs/tags/${config.ref.tag}` : `refs/heads/${config.ref.branch}`;
+
 export async function gitSource(o: GitSourceOptions): Promise<AgentSource> {
   const { startGitSourcePoller } = await import('../source/git-poller.ts');
-  const config: GitSourceConfig = {
-    url: o.git.url,
-    ref: o.git.tag !== undefined ? { tag: o.git.tag } : { branch: o.git.branch ?? 'main' },
-    interval: pollIntervalMs(o.git),
-    ...(o.git.depth !== undefined ? { depth: o.git.depth } : {}),
-    ...(o.git.allowRewind !== undefined ? { allowRewind: o.git.allowRewind } : {}),
-    ...(o.git.tokenFile !== undefined ? { tokenFile: o.git.tokenFile } : {}),
-    ...(o.git.tokenAuth !== undefined ? { tokenAuth: o.git.tokenAuth } : {}),
-    ...(o.git.username !== undefined ? { username: o.git.username } : {}),
-    ...(o.git.passwordFile !== undefined ? { passwordFile: o.git.passwordFile } : {}),
-  };
-  const followedRef =
-    config.ref.tag !== undefined ? `refs/tags/${config.ref.tag}` : `refs/heads/${config.ref.branch}`;
+  const config = gitSourceConfig(o.git);
+  const followedRef = followedRefOf(config);
 
   // The last good revision, from the cache: the agent starts on it at once.
   const waiting: Candidate[] = [];

@@ -33,6 +33,12 @@ const SUBCOMMANDS: Record<string, Sub> = {
     usage: 'keepgit lab up|down|status [--hosts a,b,c] [--prefix NAME]',
     load: async () => (await import('./lab.ts')).labCommand,
   },
+  reconcile: {
+    summary: 'one reconcile of a node: fetch, signature, history, gate, then hand it to the running agent',
+    usage:
+      'keepgit reconcile --once (--config FILE | --repo URL | --repo-dir DIR) --node NAME [--agent URL] [--state-dir DIR]',
+    load: async () => (await import('./reconcile.ts')).reconcileCommand,
+  },
   agent: {
     summary: "run this node's VRRP instances from a repository directory (root; SIGTERM stops gracefully)",
     usage:

@@ -30,7 +30,9 @@ import { labUnavailable, RUN_PREFIX } from './netns.ts';
 //   2. a signed commit with invalid YAML           → refused, reason in /status and the log;
 //   3. a signed commit breaking a policy           → refused;
 //   4. an unsigned commit (valid content)          → refused: not signed;
-//   5. a signed commit again                        → applied.
+//   5. a signed commit again                        → applied;
+//   6. a signed commit without a webhook            → `keepgit reconcile --once` on each
+//      node hands it to the agent and exits 0 once applied.
 // B sees no transition and the client loses no ping to B's VIP throughout.
 
 const why = labUnavailable(['ping', 'git', 'ssh-keygen']);
@@ -265,6 +267,29 @@ trust:
       for (const a of agents) assert.equal(settled(a, fixed)?.event, 'revision-applied', describeRun(a));
       await waitFor('A3 on the master', () => hasVip(lab, 'lb1', VIP_A3), 5000);
       assert.equal(await hasVip(lab, 'lb1', VIP_A2), false);
+
+      // 6. No webhook: `keepgit reconcile --once` on each node hands the head to its agent.
+      const viaOnce = await git.push({ 'keepgit.yaml': CLUSTER([VIP_A, VIP_A2]) }, 'reconcile --once');
+      for (const a of agents) {
+        const port = a.lines.find((l) => l.event === 'listening')?.port;
+        const r = await lab.exec(
+          a.host,
+          process.execPath,
+          [
+            join(ROOT, 'bin/keepgit.js'),
+            'reconcile',
+            '--once',
+            '--config',
+            join(dir, `${a.host}.yaml`),
+            '--agent',
+            `http://127.0.0.1:${port}`,
+          ],
+          { timeoutMs: 60000 },
+        );
+        assert.equal(r.status, 0, `${r.stdout}${r.stderr}${describeRun(a)}`);
+        assert.match(r.stdout, new RegExp(`applied ${viaOnce}`));
+      }
+      await waitFor('A2 back on the master', () => hasVip(lab, 'lb1', VIP_A2), 5000);
 
       // B never moved, and its VIP never stopped answering.
       if (pinger.pid !== undefined) process.kill(pinger.pid, 'SIGINT');
