@@ -20,7 +20,8 @@ import type { StatusSource } from './status-app.ts';
 
 export interface AgentStatusSourceOptions {
   agent: { status(): AgentStatus };
-  source: SourceStatus;
+  /** The source as it stands; a function is asked at every snapshot (a poller's last error). */
+  source: SourceStatus | (() => SourceStatus);
   /** Each instance's VIPs, from the view running now. */
   vips?: () => Readonly<Record<string, readonly string[]>>;
   /** Live items that differ from the desired state (none until drift detection reports). */
@@ -48,7 +49,8 @@ export function agentStatusSource(o: AgentStatusSourceOptions): AgentStatusSourc
   const iso = () => new Date(wall()).toISOString();
   const running = o.agent.status().revision;
   const metrics = o.metrics ?? createAgentMetrics();
-  let source: SourceStatus = { ...o.source };
+  const live = typeof o.source === 'function' ? o.source : undefined;
+  let source: SourceStatus = { ...(typeof o.source === 'function' ? o.source() : o.source) };
   // The agent started from this revision: it passed the gate and every instance started.
   const record: Omit<ReconcileRecord, 'source' | 'drift'> & { refused: Refusal[] } = {
     desired: running,
@@ -68,7 +70,7 @@ export function agentStatusSource(o: AgentStatusSourceOptions): AgentStatusSourc
     const agent = o.agent.status();
     const node = buildNodeStatus({
       agent,
-      record: { ...record, source, drift: o.drift?.() ?? [] },
+      record: { ...record, source: live ? live() : source, drift: o.drift?.() ?? [] },
       ...(o.vips ? { vips: o.vips() } : {}),
       now: iso(),
       // Transition times live across documents: each one starts from the previous.

@@ -243,7 +243,7 @@ export const agentCommand: Command = async (args, io) => {
   let vips = vipsOf(desired.view);
   status = agentStatusSource({
     agent,
-    source: source.status(),
+    source: () => source.status(),
     vips: () => vips,
     ...(metrics ? { metrics } : {}),
   });
@@ -254,7 +254,6 @@ export const agentCommand: Command = async (args, io) => {
   // Every later revision, from any source, takes this path: gate, apply (whole or not at
   // all), record.
   source.follow(async (c) => {
-    tracked.sourceChanged(source.status());
     const next = await loadDesired(c.input, node);
     if (next.ok !== true) {
       refuse(

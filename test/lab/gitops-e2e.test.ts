@@ -32,7 +32,9 @@ import { labUnavailable, RUN_PREFIX } from './netns.ts';
 //   4. an unsigned commit (valid content)          → refused: not signed;
 //   5. a signed commit again                        → applied;
 //   6. a signed commit without a webhook            → `keepgit reconcile --once` on each
-//      node hands it to the agent and exits 0 once applied.
+//      node hands it to the agent and exits 0 once applied;
+//   7. the Git server stopped                       → both nodes keep running and report the
+//      unreachable remote; a restarted agent starts from its cache.
 // B sees no transition and the client loses no ping to B's VIP throughout.
 
 const why = labUnavailable(['ping', 'git', 'ssh-keygen']);
@@ -123,6 +125,7 @@ async function status(
   lab: Lab,
   r: Running,
 ): Promise<{
+  source: { lastError?: string };
   revision: { applied: string | null; refused: { rev: string; reason: string }[] };
 }> {
   const port = r.lines.find((l) => l.event === 'listening')?.port;
@@ -309,9 +312,38 @@ trust:
           describeRun(a),
         );
 
-      for (const a of agents) a.child.kill('SIGTERM');
-      for (const a of agents) assert.equal(await Promise.race([a.exited, deadline(5000)]), 0, describeRun(a));
+      // 7. The Git server goes away: the nodes keep what they run and say why in /status; a
+      // restarted agent starts from its last good revision in the cache, without the network.
       git.child.stdin?.end();
+      await new Promise((r) => git.child.once('exit', r));
+      for (const a of agents) assert.equal(await webhook(lab, a, viaOnce), 202);
+      for (const a of agents)
+        await waitFor(
+          `${a.host} to report the unreachable remote`,
+          async () => /cannot reach/.test((await status(lab, a)).source.lastError ?? ''),
+          10000,
+        );
+      assert.equal(await hasVip(lab, 'lb1', VIP_A2), true, 'the master keeps its VIPs');
+      lb2.child.kill('SIGTERM');
+      assert.equal(await Promise.race([lb2.exited, deadline(5000)]), 0, describeRun(lb2));
+      const again = startAgentWith(lab, 'lb2', [
+        '--config',
+        join(dir, 'lb2.yaml'),
+        '--listen',
+        '127.0.0.1:0',
+      ]);
+      agents.push(again);
+      await waitFor(
+        'lb2 back, listening',
+        () => again.lines.some((l) => l.event === 'listening'),
+        15000,
+      ).catch((e: Error) => assert.fail(e.message + describeRun(again)));
+      const restarted = await status(lab, again);
+      assert.equal(restarted.revision.applied, viaOnce, `starts from the cache${describeRun(again)}`);
+
+      for (const a of [lb1, again]) a.child.kill('SIGTERM');
+      for (const a of [lb1, again])
+        assert.equal(await Promise.race([a.exited, deadline(5000)]), 0, describeRun(a));
     } finally {
       if (pinger?.pid !== undefined && pinger.exitCode === null && pinger.signalCode === null)
         process.kill(pinger.pid, 'SIGKILL');
