@@ -11,6 +11,17 @@ import type { CliIo } from './io.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/keepgit';
 
+/** The parseArgs options naming where the desired state comes from (agent and reconcile). */
+export const SOURCE_OPTIONS = {
+  config: { type: 'string' },
+  'repo-dir': { type: 'string' },
+  repo: { type: 'string' },
+  branch: { type: 'string' },
+  tag: { type: 'string' },
+  node: { type: 'string' },
+  'state-dir': { type: 'string' },
+} as const;
+
 export interface AgentFlags {
   config?: string;
   'repo-dir'?: string;

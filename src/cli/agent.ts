@@ -12,7 +12,7 @@ import type { NodeView } from '../model/node-view.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import { systemClock, systemTimers } from '../vrrp/instance-timers.ts';
 import { type LoadResult, loadDesired } from './agent-load.ts';
-import { agentSettings } from './agent-settings.ts';
+import { type AgentFlags, agentSettings, SOURCE_OPTIONS } from './agent-settings.ts';
 import { type AgentSource, dirSource, gitSource } from './agent-source.ts';
 import type { Command } from './io.ts';
 
@@ -37,32 +37,15 @@ const USAGE =
   '  --state-dir  where the Git cache, the applied revision and the apply journal live (default /var/lib/keepgit, or $KEEPGIT_STATE_DIR)';
 
 export const agentCommand: Command = async (args, io) => {
-  let values: {
-    config?: string;
-    'repo-dir'?: string;
-    repo?: string;
-    branch?: string;
-    tag?: string;
-    node?: string;
-    listen?: string;
-    log?: string;
-    'state-dir'?: string;
-    help?: boolean;
-  };
+  let values: AgentFlags & { listen?: string; log?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
       allowPositionals: false,
       options: {
-        config: { type: 'string' },
-        'repo-dir': { type: 'string' },
-        repo: { type: 'string' },
-        branch: { type: 'string' },
-        tag: { type: 'string' },
-        node: { type: 'string' },
+        ...SOURCE_OPTIONS,
         listen: { type: 'string' },
         log: { type: 'string' },
-        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));

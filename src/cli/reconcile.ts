@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { loadDesired } from './agent-load.ts';
-import { type AgentSourceSetting, agentSettings } from './agent-settings.ts';
+import { type AgentFlags, type AgentSourceSetting, agentSettings, SOURCE_OPTIONS } from './agent-settings.ts';
 import { followedRefOf, gitSourceConfig } from './agent-source.ts';
 import type { Command } from './io.ts';
 
@@ -21,20 +21,14 @@ const USAGE =
   '                         [--state-dir DIR] [--agent URL] [--timeout 30s]';
 
 export const reconcileCommand: Command = async (args, io) => {
-  let values: Record<string, string | boolean | undefined>;
+  let values: AgentFlags & { once?: boolean; agent?: string; timeout?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
       allowPositionals: false,
       options: {
+        ...SOURCE_OPTIONS,
         once: { type: 'boolean' },
-        config: { type: 'string' },
-        'repo-dir': { type: 'string' },
-        repo: { type: 'string' },
-        branch: { type: 'string' },
-        tag: { type: 'string' },
-        node: { type: 'string' },
-        'state-dir': { type: 'string' },
         agent: { type: 'string' },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -54,22 +48,16 @@ export const reconcileCommand: Command = async (args, io) => {
     io.err(USAGE);
     return 2;
   }
-  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-  const flags = Object.fromEntries(
-    ['config', 'repo-dir', 'repo', 'branch', 'tag', 'node', 'state-dir'].flatMap((k) => {
-      const v = str(k);
-      return v === undefined ? [] : [[k, v]];
-    }),
-  );
+  const { once: _, agent, timeout, help: __, ...flags } = values;
   const settings = await agentSettings(flags, {
     out: io.out,
     err: (l) => io.err(l.replace(/^keepgit agent:/, 'keepgit reconcile:')),
   });
   if (typeof settings === 'number') return settings;
   const { parseDuration } = await import('../model/duration.ts');
-  const timeoutMs = parseDuration(str('timeout') ?? '30s');
+  const timeoutMs = parseDuration(timeout ?? '30s');
   if (timeoutMs === undefined) {
-    io.err(`keepgit reconcile: --timeout ${str('timeout')}: expected a duration such as 30s`);
+    io.err(`keepgit reconcile: --timeout ${timeout}: expected a duration such as 30s`);
     return 2;
   }
 
@@ -91,7 +79,7 @@ export const reconcileCommand: Command = async (args, io) => {
     return 1;
   }
 
-  const agentUrl = str('agent') ?? (settings.config.listen ? `http://${settings.config.listen}` : undefined);
+  const agentUrl = agent ?? (settings.config.listen ? `http://${settings.config.listen}` : undefined);
   if (agentUrl === undefined) {
     io.out(
       `accepted ${head.revision} for node ${settings.node}: signature, history and gate pass; nothing applied (no agent given: --agent URL)`,

@@ -32,6 +32,15 @@ export interface Running {
   exited: Promise<number | null>;
 }
 
+/** nodes/NAME.yaml of lab host number `n` (lb1 = 1): its eth0 address 192.0.2.(10 + n)/24. */
+export const nodeDoc = (name: string, n: number): string => `apiVersion: keepgit/v1
+kind: Node
+metadata: { name: ${name} }
+interfaces:
+  eth0:
+    addresses: [192.0.2.${10 + n}/24]
+`;
+
 /** A repository directory holding keepgit.yaml and nodes/<name>.yaml; the caller removes it. */
 export function writeRepo(cluster: string, nodes: Record<string, string>): string {
   const repo = mkdtempSync(join(tmpdir(), 'keepgit-agent-lab-'));

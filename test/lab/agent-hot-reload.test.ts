@@ -10,6 +10,7 @@ import {
   describeRun,
   hasVip,
   killAgents,
+  nodeDoc,
   type Running,
   startAgent,
   transitions,
@@ -50,18 +51,14 @@ instances:
     priority: { lb1: 110, lb2: 100 }
     vips: [${VIP_B}/24]
 `;
-const NODE = (name: string, n: number) => `apiVersion: keepgit/v1
-kind: Node
-metadata: { name: ${name} }
-interfaces:
-  eth0:
-    addresses: [192.0.2.${10 + n}/24]
-`;
 
 describe('hot reload in the lab', { skip }, () => {
   it("changes A's VIP list on SIGHUP without B losing a transition or a ping", async (t) => {
     if (why) assert.fail(`lab test cannot run: ${why}`);
-    const repo = writeRepo(CLUSTER([VIP_A_OLD, VIP_A_KEPT]), { lb1: NODE('lb1', 1), lb2: NODE('lb2', 2) });
+    const repo = writeRepo(CLUSTER([VIP_A_OLD, VIP_A_KEPT]), {
+      lb1: nodeDoc('lb1', 1),
+      lb2: nodeDoc('lb2', 2),
+    });
     const lab = createLab({ prefix: `${RUN_PREFIX}-hr`, hosts: ['lb1', 'lb2', 'client'] });
     const agents: Running[] = [];
     let pinger: ReturnType<typeof lab.spawn> | undefined;

@@ -14,6 +14,7 @@ import {
   describeRun,
   hasVip,
   killAgents,
+  nodeDoc,
   type Running,
   startAgentWith,
   transitions,
@@ -63,13 +64,6 @@ instances:
     interface: eth0
     priority: { lb1: 110, lb2: 100 }
     vips: [${VIP_B}/24]
-`;
-const NODE = (name: string, n: number) => `apiVersion: keepgit/v1
-kind: Node
-metadata: { name: ${name} }
-interfaces:
-  eth0:
-    addresses: [192.0.2.${10 + n}/24]
 `;
 
 interface GitServer {
@@ -158,8 +152,8 @@ describe('GitOps end to end', { skip }, () => {
       const first = await git.push(
         {
           'keepgit.yaml': CLUSTER([VIP_A]),
-          'nodes/lb1.yaml': NODE('lb1', 1),
-          'nodes/lb2.yaml': NODE('lb2', 2),
+          'nodes/lb1.yaml': nodeDoc('lb1', 1),
+          'nodes/lb2.yaml': nodeDoc('lb2', 2),
         },
         'initial',
       );

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { reconcileCommand } from '../../src/cli/reconcile.ts';
+import { nodeDoc } from './agent-harness.ts';
 import { type GitHttpServer, startGitHttpServer } from './git-http-server.ts';
 
 // keepgit reconcile --once without an agent, against a real git http-backend on 127.0.0.1:
@@ -32,17 +33,10 @@ instances:
     priority: { lb1: 110, lb2: 100 }
     vips: [${vip}/24]
 `;
-const NODE = (name: string, n: number) => `apiVersion: keepgit/v1
-kind: Node
-metadata: { name: ${name} }
-interfaces:
-  eth0:
-    addresses: [192.0.2.${10 + n}/24]
-`;
 const REPO = (vip: string) => ({
   'keepgit.yaml': CLUSTER(vip),
-  'nodes/lb1.yaml': NODE('lb1', 1),
-  'nodes/lb2.yaml': NODE('lb2', 2),
+  'nodes/lb1.yaml': nodeDoc('lb1', 1),
+  'nodes/lb2.yaml': nodeDoc('lb2', 2),
 });
 
 async function once(args: string[]): Promise<{ code: number; out: string; err: string }> {
