@@ -1,3 +1,4 @@
+import type { DriftItem } from '../api/node-status.ts';
 import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-driver.ts';
 import type { HopLimitGuard } from '../drivers/vrrp-socket/hop-limit-guard.ts';
 import type { OpenTransport, Transport } from '../drivers/vrrp-socket/transport.ts';
@@ -5,16 +6,20 @@ import { type NodeView, virtualServerKey } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
 import { type NotifyEvent, type NotifyScripts, type NotifyState, runNotify } from '../notify/run-notify.ts';
 import type { SecurityFs } from '../notify/script-security.ts';
+import type { ApplyJournal } from '../reconcile/apply-journal.ts';
+import { cleanLeftovers } from '../reconcile/clean-leftovers.ts';
+import { journalAddresses } from '../reconcile/journal-addresses.ts';
 import type { FileTrackerIo } from '../track/file-tracker.ts';
 import type { ProcReader } from '../track/process-tracker.ts';
 import type { GetEnt, RunAs } from '../track/run-as.ts';
 import { type ScriptRunner, spawnRunner } from '../track/run-script.ts';
-import { type InstanceStatus, transportOptions, VrrpInstance } from '../vrrp/instance.ts';
+import { type InstanceStatus, transportOptions, type VipWork, VrrpInstance } from '../vrrp/instance.ts';
 import type { Announcer } from '../vrrp/instance-announcer.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import type { Clock, Timers } from '../vrrp/instance-timers.ts';
 import type { VrrpStateName } from '../vrrp/state-machine.ts';
 import { createSyncGroup, type SyncGroup, type SyncMember, syncFaultReason } from '../vrrp/sync-group.ts';
+import { DEFAULT_RESYNC_MS, type DriftWatch, startDriftWatch } from './drift-watch.ts';
 import { type InstanceRuntime, planInstanceReload } from './plan-instance-reload.ts';
 import { primaryAddress } from './primary-address.ts';
 import type { LoadBalancer, LoadBalancerDeps, LoadBalancerStatus } from './run-load-balancer.ts';
@@ -63,6 +68,15 @@ export interface AgentDeps {
   readSysctl?: LoadBalancerDeps['readSysctl'];
   /** The kernel-side IPv6 hop-limit check for VRRP (installed when an instance speaks IPv6). */
   hopLimitGuard?: HopLimitGuard;
+  /** Heal drift (a VIP deleted or added by hand, a dataplane changed behind our back); default true. */
+  selfHeal?: boolean;
+  /** How often drift is looked for besides address events, ms (default 30 s). */
+  resyncMs?: number;
+  /**
+   * Where an apply names the addresses it may touch before it touches any, so that the next
+   * start can clean up after a kill -9 (default: none kept).
+   */
+  journal?: ApplyJournal;
 }
 
 export interface AgentStart {
@@ -104,6 +118,8 @@ export interface Agent {
   stop(): Promise<void>;
   /** Silent exit without touching VIPs (a second signal, or a test simulating a crash). */
   abandon(): Promise<void>;
+  /** Live state that differs from what the desired state and the VRRP facts require, now. */
+  drift(): DriftItem[];
 }
 
 export type RevisionOutcome =
@@ -125,6 +141,9 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   const { view, node } = start;
   const wall = deps.wallClock ?? Date.now;
   const startedAt = new Date(wall()).toISOString();
+
+  // Before the node is read: what a killed apply left is not the node's.
+  if (deps.journal) await cleanLeftovers(deps.journal, node, deps.addresses, deps.log);
 
   let live: Awaited<ReturnType<AddressDriver['list']>>;
   let links: Awaited<ReturnType<AddressDriver['links']>>;
@@ -169,6 +188,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   };
 
   let currentView = view;
+  let currentRepository = start.repository;
   let entries: Entry[] = [];
   const groups = new Map<string, { group: SyncGroup; members: VrrpInstance[] }>();
   const groupOf = (e: Entry) =>
@@ -176,6 +196,8 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
 
   // Notify scripts and sync groups are read from the entry's view when a transition
   // happens, so that a revision that changes them needs nothing else.
+  // Started once the instances run; instances tell it what they hear and do.
+  let drift: DriftWatch | undefined;
   const newEntry = (rt: InstanceRuntime): Entry => {
     let self: Entry | undefined;
     const inst = new VrrpInstance({
@@ -189,7 +211,9 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       log: deps.log,
       ...(rt.password !== undefined ? { password: rt.password } : {}),
       wallClock: wall,
+      onAdvert: (h) => drift?.advertHeard(inst, h),
       onTransition: (t) => {
+        drift?.instancesChanged();
         const v = self?.view ?? rt.view;
         if (self && !self.retired) groupOf(self)?.transition(v.name, t);
         const state = notifyState(t.to);
@@ -321,8 +345,9 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   for (const e of entries) primaryLink(e, links);
   let tracking: Tracking | undefined;
   const onEvent = (ev: AddressEvent) => {
-    if (ev.kind === 'address-removed') {
-      for (const e of entries) e.inst.addressRemoved(ev.address.ifname, ev.address.address);
+    // A VIP deleted by hand on a master, or added on a backup: drift-watch.ts reports and heals.
+    if (ev.kind === 'address-removed' || ev.kind === 'address-added') {
+      drift?.addressesChanged();
     } else if (ev.kind === 'link-up' || ev.kind === 'link-down') {
       tracking?.link(ev.link.name, ev.kind === 'link-up');
       for (const e of entries) {
@@ -331,6 +356,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
         else e.door.clearFault(linkFault(ev.link.name));
       }
     } else if (ev.kind === 'overflow') {
+      drift?.addressesChanged();
       // Some link change may have been lost: ask the kernel again.
       deps.addresses.links().then(
         (now) => {
@@ -391,6 +417,19 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
   }
   for (const name of tracking.links()) tracking.link(name, links.find((l) => l.name === name)?.up ?? false);
   const running = tracking;
+
+  drift = startDriftWatch({
+    addresses: deps.addresses,
+    clock: deps.clock,
+    timers: deps.timers,
+    log: deps.log,
+    wallClock: wall,
+    selfHeal: deps.selfHeal ?? true,
+    resyncMs: deps.resyncMs ?? DEFAULT_RESYNC_MS,
+    instances: () => entries,
+    loadBalancer: () => lb,
+  });
+  const watch = drift;
 
   deps.log({
     level: 'info',
@@ -459,18 +498,111 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       await closeOpened();
       return refuse(`cannot open a VRRP socket: ${errorText(e)}; nothing was changed`);
     }
+    if (deps.journal) {
+      const w = await deps.journal.write({
+        node,
+        revision,
+        running: current,
+        at: new Date(wall()).toISOString(),
+        addresses: journalAddresses(
+          entries.map((e) => e.view),
+          next.view.instances,
+        ),
+      });
+      if (!w.ok) {
+        await closeOpened();
+        return refuse(`cannot write the apply journal: ${w.message}; nothing was changed`);
+      }
+    }
+    const endJournal = async () => {
+      const r = await deps.journal?.clear();
+      if (r && !r.ok) deps.log({ level: 'error', event: 'journal-error', message: r.message });
+    };
+    /** The load balancer back on the view running before this revision. */
+    const restoreLb = async (): Promise<string | undefined> => {
+      if (lb === undefined) return undefined;
+      const r = await lb.applyView(currentView, virtualServerDocs(currentRepository, currentView), {
+        rollback: true,
+      });
+      return r.ok ? undefined : `the load balancer could not be put back: ${r.message}`;
+    };
+    const rolledBack = (error: string, incomplete: readonly string[]): RevisionOutcome => {
+      const reason = `${error}; rolled back${incomplete.length > 0 ? ` (incompletely: ${incomplete.join('; ')})` : ''}`;
+      deps.log({
+        level: 'error',
+        event: 'revision-rolled-back',
+        revision,
+        running: current,
+        message: reason,
+      });
+      return { applied: false, revision, reason: `revision ${revision} rolled back: ${error}` };
+    };
     if (lb !== undefined) {
       const r = await lb.applyView(next.view, virtualServerDocs(next.repository, next.view));
       if (!r.ok) {
+        // A refusal by the kernel came after the load balancer took the view: take it back.
+        const incomplete = r.kernel ? await restoreLb() : undefined;
         await closeOpened();
-        return refuse(r.message);
+        await endJournal();
+        return r.kernel ? rolledBack(r.message, incomplete ? [incomplete] : []) : refuse(r.message);
       }
     }
 
-    // From here on nothing refuses. Unchanged instances are not called at all.
+    // The changed instances change their VIPs first, and the apply waits for the kernel's
+    // answer: a VIP it refuses rolls the revision back while nothing else has changed yet (no
+    // instance stopped or started, no tracker or group rebuilt). Unchanged instances are not
+    // called at all.
     const previous = entries;
     const byName = new Map(previous.map((e) => [e.view.name, e]));
+    const changing = plan.changed.flatMap((c) => {
+      const e = byName.get(c.view.name);
+      return e ? [{ c, e, before: e.view }] : [];
+    });
+    const vipWork: Promise<VipWork>[] = [];
+    for (const { c, e } of changing) {
+      deps.log({ level: 'info', event: 'instance-changed', instance: c.view.name, fields: c.fields });
+      e.view = c.view;
+      const transport = reopened.get(c.view.name);
+      vipWork.push(
+        e.inst.reconfigure(c.view, {
+          priority: running.evaluate(c.view, next.view).priority,
+          ...(transport ? { transport } : {}),
+        }),
+      );
+    }
+    const refused = (await Promise.all(vipWork)).find((w) => !w.ok);
+    if (refused !== undefined && !refused.ok) {
+      // Each changed instance back on its previous view: what the revision added is removed,
+      // what it removed is added back (by a master), in the same queue.
+      const incomplete: string[] = [];
+      const undo: Promise<VipWork>[] = [];
+      for (const { c, e, before } of changing) {
+        e.view = before;
+        let transport: Transport | undefined;
+        if (c.reopen)
+          try {
+            transport = await deps.openTransport(transportOptions(before, e.address));
+          } catch (x) {
+            incomplete.push(`instance ${before.name} keeps the new peers: ${errorText(x)}`);
+          }
+        undo.push(
+          e.inst.reconfigure(before, {
+            priority: running.evaluate(before, currentView).priority,
+            ...(transport ? { transport } : {}),
+          }),
+        );
+      }
+      for (const w of await Promise.all(undo)) if (!w.ok) incomplete.push(w.error);
+      const lbBack = await restoreLb();
+      if (lbBack) incomplete.push(lbBack);
+      await closeOpened();
+      await endJournal();
+      return rolledBack(refused.error, incomplete);
+    }
+
+    // From here on nothing fails the revision.
     currentView = next.view;
+    currentRepository = next.repository;
     notifyRunAs = ids.ids.notifyRunAs;
     scriptRunAs.clear();
     for (const [k, v] of ids.ids.scriptRunAs) scriptRunAs.set(k, v);
@@ -480,17 +612,6 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       const e = byName.get(n);
       return e ? [retire(e)] : [];
     });
-    for (const c of plan.changed) {
-      const e = byName.get(c.view.name);
-      if (e === undefined) continue;
-      deps.log({ level: 'info', event: 'instance-changed', instance: c.view.name, fields: c.fields });
-      e.view = c.view;
-      const transport = reopened.get(c.view.name);
-      e.inst.reconfigure(c.view, {
-        priority: running.evaluate(c.view, next.view).priority,
-        ...(transport ? { transport } : {}),
-      });
-    }
     const freshByName = new Map(fresh.map((e) => [e.view.name, e]));
     entries = next.view.instances.flatMap((v) => {
       const e = freshByName.get(v.name) ?? byName.get(v.name);
@@ -511,7 +632,9 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     running.reconfigure(next.view, trackedEntries());
     for (const name of running.links())
       if (!trackedBefore.has(name)) running.link(name, nowLinks.find((l) => l.name === name)?.up ?? false);
+    await endJournal();
 
+    watch.instancesChanged();
     current = revision;
     const summary = {
       added: plan.added.map((r) => r.view.name),
@@ -546,6 +669,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       ...(lb ? { loadBalancer: lb.status() } : {}),
       ...(hopCheck ? { ipv6HopLimitCheck: hopCheck } : {}),
     }),
+    drift: () => watch.items(),
     applyRevision: (next, revision) => {
       const outcome = applying.then(() => apply(next, revision));
       applying = outcome.catch(() => {});
@@ -554,6 +678,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     stop: () => {
       stopping ??= (async () => {
         deps.log({ level: 'info', event: 'agent-stopping', node });
+        watch.stop();
         await applying;
         unsubscribe();
         await running.stop();
@@ -568,6 +693,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       return stopping;
     },
     abandon: async () => {
+      watch.stop();
       unsubscribe();
       await running.stop();
       await Promise.all(entries.map((e) => e.inst.abandon()));

@@ -2,7 +2,7 @@ import { type CheckFact, CheckScheduler, type RealServerStatus } from '../check/
 import { checkSockets } from '../check/native-sockets.ts';
 import type { ProbeEnv } from '../check/probe-for.ts';
 import { scheduledServers } from '../check/real-server-checks.ts';
-import type { Dataplane } from '../drivers/dataplane/dataplane.ts';
+import type { Dataplane, DataplaneContent, DataplaneKind } from '../drivers/dataplane/dataplane.ts';
 import { selectDataplane } from '../drivers/dataplane/select-dataplane.ts';
 import { readSysctl } from '../drivers/sysctl/read-sysctl.ts';
 import type { VirtualServer } from '../model/cluster-schema.ts';
@@ -48,14 +48,32 @@ export interface LoadBalancer {
   /**
    * A revision's virtual servers, applied without a restart: unchanged checks keep running,
    * added real servers join once checked, removed ones drain. Refused (nothing changes) when
-   * the chosen dataplane cannot run it or the revision pins another dataplane.
+   * the chosen dataplane cannot run it or the revision pins another dataplane. `kernel`: the
+   * view was taken but the kernel refused its content (the dataplane keeps what it held): the
+   * caller applies the previous view again to take it back, with `rollback` (real servers
+   * the revision added leave at once instead of draining).
    */
   applyView(
     view: NodeView,
     docs: readonly VirtualServer[],
-  ): Promise<{ ok: true } | { ok: false; message: string }>;
+    opts?: { rollback?: boolean },
+  ): Promise<{ ok: true } | { ok: false; message: string; kernel?: true }>;
   /** Stops the checks; with `clear`, removes what keepgit put in the dataplane. */
   stop(opts: { clear: boolean }): Promise<void>;
+  /**
+   * What the reconciler last applied beside what the kernel holds now, for drift; undefined
+   * when there is no answer now (no apply succeeded yet, or one ran during the read).
+   * Rejects when the dataplane cannot be read.
+   */
+  observe(): Promise<DataplaneObservation | undefined>;
+  /** Applies the desired content again: drift healing. */
+  reapply(): Promise<void>;
+}
+
+export interface DataplaneObservation {
+  kind: DataplaneKind;
+  desired: DataplaneContent;
+  live: DataplaneContent;
 }
 
 export type LoadBalancerResult = { ok: true; lb: LoadBalancer | undefined } | { ok: false; message: string };
@@ -167,7 +185,7 @@ export async function startLoadBalancer(
         warnings,
         realServers: scheduler.snapshot(),
       }),
-      applyView: async (next, nextDocs) => {
+      applyView: async (next, nextDocs, opts = {}) => {
         if (next.dataplane !== current.dataplane)
           return {
             ok: false,
@@ -177,9 +195,21 @@ export async function startLoadBalancer(
         if (why !== undefined) return { ok: false, message: why };
         current = next;
         scheduler.update(scheduledServers(next, deps.probeEnv));
-        await reconciler.setView(next);
+        await reconciler.setView(next, { drain: opts.rollback !== true });
+        const last = reconciler.status().lastApply;
+        if (last !== undefined && !last.ok)
+          return { ok: false, kernel: true, message: `the ${kind} dataplane refused it: ${last.error}` };
         return { ok: true };
       },
+      observe: async () => {
+        const desired = reconciler.appliedContent();
+        if (desired === undefined) return undefined;
+        const live = await chosen.dataplane.read();
+        // An apply that ran meanwhile may have changed either side.
+        if (reconciler.appliedContent() !== desired) return undefined;
+        return { kind, desired, live };
+      },
+      reapply: () => reconciler.reapply(),
       stop: async (opts) => {
         const before = scheduler.snapshot();
         scheduler.stop();

@@ -103,9 +103,9 @@ export interface VirtualServerSummary {
 }
 
 export interface DriftItem {
-  /** What kind of thing drifted: vip, dataplane-service, real-server, ... */
+  /** What kind of thing drifted: vip-missing, vip-unexpected, dataplane, split-brain (docs/drift.md). */
   kind: string;
-  /** Which one: "web4 192.0.2.100/24 on eth0". */
+  /** Which one: "instance web4 VIP 192.0.2.100/24", "service www", "instance web4 VRID 51". */
   subject: string;
   expected: string;
   actual: string;

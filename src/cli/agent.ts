@@ -8,7 +8,11 @@ import type { Listening } from '../api/listen.ts';
 import { createNetlinkAddressDriver } from '../drivers/addresses/netlink-address-driver.ts';
 import { openVrrpTransport } from '../drivers/vrrp-socket/vrrp-transport.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
+import { parseDuration } from '../model/duration.ts';
 import type { NodeView } from '../model/node-view.ts';
+import { fileApplyJournal } from '../reconcile/apply-journal.ts';
+import type { WriteResult } from '../reconcile/atomic-write.ts';
+import { openStateStore } from '../reconcile/state-store.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import { systemClock, systemTimers } from '../vrrp/instance-timers.ts';
 import { type LoadResult, loadDesired } from './agent-load.ts';
@@ -88,10 +92,16 @@ export const agentCommand: Command = async (args, io) => {
   for (const message of settings.warnings) log({ level: 'warn', event: 'config-warning', message });
 
   const store = await openStateStore(stateDir);
+  for (const message of store.warnings) log({ level: 'warn', event: 'state-unreadable', message });
+  // The record is a cache: a disk that refuses it is worth a line, not the node.
+  const recorded = (w: Promise<WriteResult>) =>
+    w.then((r) => {
+      if (!r.ok) log({ level: 'warn', event: 'state-write-error', message: r.message });
+    });
   const refusedBeforeStart: { revision: string; reason: string }[] = [];
   const refuse = (revision: string, reason: string) => {
     log({ level: 'warn', event: 'revision-refused', revision, message: `${reason}; nothing was changed` });
-    void store.recordRefused(revision, reason);
+    void recorded(store.recordRefused(revision, reason));
     if (status) status.refuse(revision, reason);
     else refusedBeforeStart.push({ revision, reason });
   };
@@ -196,6 +206,7 @@ export const agentCommand: Command = async (args, io) => {
     addresses.close();
   };
 
+  const resyncMs = config.resync === undefined ? undefined : parseDuration(config.resync);
   const started = await runAgent(
     { node, repository: desired.repository, view: desired.view, revision: startRevision },
     {
@@ -206,6 +217,10 @@ export const agentCommand: Command = async (args, io) => {
       timers,
       log,
       secrets: { env: process.env, readFile: (p) => readFileSync(p, 'utf8') },
+      // KEEPGIT_TEST_HOLD_JOURNAL_MS is for the kill -9 lab test only (docs/reconcile.md).
+      journal: fileApplyJournal(stateDir, {
+        holdBeforeClearMs: Number(process.env.KEEPGIT_TEST_HOLD_JOURNAL_MS ?? 0) || 0,
+      }),
       ...(desired.view.virtualServers.length > 0
         ? {
             dataplanes: (await import('../agent/node-dataplanes.ts')).nodeDataplanes(stateDir),
@@ -214,6 +229,9 @@ export const agentCommand: Command = async (args, io) => {
       ...(desired.view.instances.some((i) => i.family === 6)
         ? { hopLimitGuard: (await import('../drivers/vrrp-socket/hop-limit-guard.ts')).nftHopLimitGuard() }
         : {}),
+      // Drift (docs/drift.md): heal unless selfHeal is false; compare everything every `resync`.
+      ...(config.selfHeal !== undefined ? { selfHeal: config.selfHeal } : {}),
+      ...(resyncMs !== undefined && resyncMs > 0 ? { resyncMs } : {}),
     },
   );
   if (!started.ok) {
@@ -228,11 +246,12 @@ export const agentCommand: Command = async (args, io) => {
     agent,
     source: () => source.status(),
     vips: () => vips,
+    drift: () => agent.drift(),
     ...(metrics ? { metrics } : {}),
   });
   const tracked = status;
   for (const r of refusedBeforeStart) tracked.refuse(r.revision, r.reason);
-  void store.recordApplied(startRevision);
+  void recorded(store.recordApplied(startRevision));
 
   // Every later revision, from any source, takes this path: gate, apply (whole or not at
   // all), record.
@@ -252,8 +271,8 @@ export const agentCommand: Command = async (args, io) => {
     if (outcome.applied) {
       vips = vipsOf(next.view);
       source.running(c.revision);
-      await store.recordApplied(c.revision);
-    } else await store.recordRefused(c.revision, outcome.reason);
+      await recorded(store.recordApplied(c.revision));
+    } else await recorded(store.recordRefused(c.revision, outcome.reason));
   });
   onReload = () => {
     log({
@@ -354,38 +373,4 @@ function vipsOf(view: NodeView): Record<string, string[]> {
   return Object.fromEntries(
     view.instances.map((i) => [i.name, [...i.vips, ...i.excludedVips].map((v) => v.address)]),
   );
-}
-
-// TEMPORARY until src/reconcile/state-store.ts lands: the record of revisions, in memory
-// and in $stateDir/state.json.
-async function openStateStore(dir: string) {
-  const { mkdir, readFile: rf, rename, writeFile } = await import('node:fs/promises');
-  const file = `${dir}/state.json`;
-  type Rec = { revision: string; at: string };
-  let state: { applied: Rec | null; lastGood: Rec | null; refused: (Rec & { reason: string })[] } = {
-    applied: null,
-    lastGood: null,
-    refused: [],
-  };
-  try {
-    state = JSON.parse(await rf(file, 'utf8'));
-  } catch {}
-  const save = async () => {
-    await mkdir(dir, { recursive: true });
-    await writeFile(`${file}.tmp`, JSON.stringify(state));
-    await rename(`${file}.tmp`, file);
-  };
-  return {
-    read: () => state,
-    recordApplied: async (revision: string) => {
-      const at = new Date().toISOString();
-      state.applied = { revision, at };
-      state.lastGood = { revision, at };
-      await save();
-    },
-    recordRefused: async (revision: string, reason: string) => {
-      state.refused = [{ revision, reason, at: new Date().toISOString() }, ...state.refused].slice(0, 20);
-      await save();
-    },
-  };
 }

@@ -1,4 +1,9 @@
-import { type ApplyStats, type Dataplane, DataplaneError } from '../drivers/dataplane/dataplane.ts';
+import {
+  type ApplyStats,
+  type Dataplane,
+  type DataplaneContent,
+  DataplaneError,
+} from '../drivers/dataplane/dataplane.ts';
 import type { NodeView } from '../model/node-view.ts';
 import {
   type DesiredDataplane,
@@ -58,6 +63,8 @@ export class LbReconciler {
   private last: LbStatus['lastApply'];
   private states: VirtualServerState[] = [];
   private applied: LbStatus['services'] = [];
+  /** What the last apply that succeeded gave the dataplane (drift is measured against it). */
+  private content: DataplaneContent | undefined;
   private readonly wall: () => number;
 
   constructor(private readonly o: LbReconcilerOptions) {
@@ -80,11 +87,12 @@ export class LbReconciler {
   /**
    * A new revision: real servers it removes from a virtual server that stays are drained
    * (weight 0 until the virtual server's drainTime has passed), the rest applies at once.
+   * `drain: false` (a rollback) drops them at once: they came with the revision rolled back.
    */
-  setView(view: LbReconcilerOptions['view']): Promise<void> {
+  setView(view: LbReconcilerOptions['view'], opts: { drain?: boolean } = {}): Promise<void> {
     const now = this.o.clock.now();
     const after = new Map(view.virtualServers.map((v) => [v.key, v]));
-    for (const before of this.view.virtualServers) {
+    for (const before of opts.drain === false ? [] : this.view.virtualServers) {
       const next = after.get(before.key);
       if (!next || next.drainMs <= 0) continue;
       const kept = new Set(next.realServers.map((r) => r.key));
@@ -113,6 +121,19 @@ export class LbReconciler {
     );
     this.view = view;
     this.armDrain();
+    return this.trigger();
+  }
+
+  /** The content the last successful apply gave the dataplane; undefined before one, or while an apply runs. */
+  appliedContent(): DataplaneContent | undefined {
+    return this.running === undefined ? this.content : undefined;
+  }
+
+  /**
+   * Applies the desired content again (drift healing). The driver rewrites what it finds
+   * changed behind its back once a read has shown it the kernel's content.
+   */
+  reapply(): Promise<void> {
     return this.trigger();
   }
 
@@ -173,6 +194,7 @@ export class LbReconciler {
     try {
       const stats = await this.o.dataplane.apply(desired.content);
       this.last = { at, ok: true, stats };
+      this.content = desired.content;
       this.states = desired.virtualServers;
       this.applied = desired.content.services.map((svc) => ({
         key: svc.key,

@@ -57,7 +57,34 @@ export interface VrrpInstanceOptions {
   wallClock?: () => number;
   /** Told of each state change after it is logged (the agent runs notify scripts from it). */
   onTransition?: (t: InstanceTransition) => void;
+  /** Told of every advert the transport hands over, before the instance's own checks (split brain). */
+  onAdvert?: (heard: HeardAdvert) => void;
 }
+
+export interface HeardAdvert {
+  source: string;
+  priority: number;
+  intervalMs: number;
+  /** Whether this instance was master when it heard it. */
+  asMaster: boolean;
+}
+
+/** The VIP side of an instance at one moment, for drift checks. */
+export interface VipSnapshot {
+  state: VrrpStateName;
+  /** Whether the instance holds its VIPs (master, or stopping before it let go). */
+  holds: boolean;
+  vips: readonly Vip[];
+  /** VIP work queued and not finished: the node is about to change. */
+  pending: boolean;
+  /** Counts VIP work ever queued: two equal snapshots saw no change in between. */
+  changes: number;
+  /** Resolves when the VIP work queued so far has finished. */
+  idle: Promise<void>;
+}
+
+/** What a reconfigure's VIP work came to: the first refusal, in the kernel's words. */
+export type VipWork = { ok: true } | { ok: false; error: string };
 
 export interface InstanceTransition {
   from: VrrpStateName;
@@ -118,6 +145,8 @@ export class VrrpInstance {
   private vipQueue: Promise<void> = Promise.resolve();
   /** Work items in `vipQueue` not finished yet. */
   private queued = 0;
+  /** Work items ever put in `vipQueue`. */
+  private enqueued = 0;
   private sinceWall: number;
   private closed = false;
   private stopping: Promise<void> | undefined;
@@ -197,12 +226,13 @@ export class VrrpInstance {
    * the same (instance-changes.ts) and gives the effective priority under the new view's
    * trackers, and a transport opened for the new peers when they changed. A master adds
    * and announces only the VIPs that are new and removes only those that went; a backup
-   * only records the list.
+   * only records the list. Resolves when that VIP work has run, with the first VIP the kernel
+   * refused: the agent rolls the revision back on it.
    */
-  reconfigure(view: ViewInstance, change: { priority: number; transport?: Transport }): void {
+  reconfigure(view: ViewInstance, change: { priority: number; transport?: Transport }): Promise<VipWork> {
     if (this.closed) {
       void change.transport?.close();
-      return;
+      return Promise.resolve({ ok: true });
     }
     const before = this.vips;
     this.view = view;
@@ -221,40 +251,48 @@ export class VrrpInstance {
     // longer knows those VIPs); a backup with nothing pending only records the list. What
     // is new is added only by a master that is one when this runs.
     const mayHold = this.state.vipsHeld || this.queued > 0;
-    if ((gone.length > 0 && mayHold) || added.length > 0)
-      this.enqueue(async () => {
-        for (const vip of mayHold ? gone : []) {
-          const r = await this.o.addresses.remove(vip).catch((e: unknown) => failed(e));
-          if (!r.ok) this.vipFailed(vip, r.error);
-          else if (!r.already)
-            this.log({
-              level: 'info',
-              event: 'vip-removed',
-              reason: 'reload',
-              address: vip.address,
-              dev: vip.dev,
-            });
-        }
-        if (!this.state.vipsHeld || this.state.current !== 'Master' || added.length === 0) return;
-        const fresh: Vip[] = [];
-        for (const vip of added) {
-          const r = await this.o.addresses.add(vip).catch((e: unknown) => failed(e));
-          if (!r.ok) {
-            this.vipFailed(vip, r.error);
-            continue;
-          }
-          this.log({
-            level: 'info',
-            event: r.already ? 'vip-present' : 'vip-added',
-            reason: 'reload',
-            address: vip.address,
-            dev: vip.dev,
-          });
-          fresh.push(vip);
-        }
-        if (fresh.length > 0) await this.announce(fresh);
-      });
+    let refused: string | undefined;
+    const refuse = (vip: Vip, error: { code: string; message: string }) => {
+      this.vipFailed(vip, error);
+      refused ??= error.message;
+    };
+    const work =
+      (gone.length > 0 && mayHold) || added.length > 0
+        ? this.enqueue(async () => {
+            for (const vip of mayHold ? gone : []) {
+              const r = await this.o.addresses.remove(vip).catch((e: unknown) => failed(e));
+              if (!r.ok) refuse(vip, r.error);
+              else if (!r.already)
+                this.log({
+                  level: 'info',
+                  event: 'vip-removed',
+                  reason: 'reload',
+                  address: vip.address,
+                  dev: vip.dev,
+                });
+            }
+            if (!this.state.vipsHeld || this.state.current !== 'Master' || added.length === 0) return;
+            const fresh: Vip[] = [];
+            for (const vip of added) {
+              const r = await this.o.addresses.add(vip).catch((e: unknown) => failed(e));
+              if (!r.ok) {
+                refuse(vip, r.error);
+                continue;
+              }
+              this.log({
+                level: 'info',
+                event: r.already ? 'vip-present' : 'vip-added',
+                reason: 'reload',
+                address: vip.address,
+                dev: vip.dev,
+              });
+              fresh.push(vip);
+            }
+            if (fresh.length > 0) await this.announce(fresh);
+          })
+        : Promise.resolve();
     this.reconfigureMachine(machineConfig(view, this.o.address), change.priority);
+    return work.then((): VipWork => (refused === undefined ? { ok: true } : { ok: false, error: refused }));
   }
 
   private reconfigureMachine(config: ReturnType<typeof machineConfig>, priority: number): void {
@@ -321,6 +359,38 @@ export class VrrpInstance {
       if (!r.ok) return this.vipFailed(vip, r.error);
       await this.announce([vip]);
     });
+  }
+
+  /**
+   * The node holds a VIP of ours while we do not (added by hand, or left by a crash): take
+   * it off, in the VIP queue, if we still do not hold our VIPs when its turn comes.
+   */
+  removeStray(vip: Vip): void {
+    if (this.closed || this.state.vipsHeld) return;
+    this.enqueue(async () => {
+      if (this.state.vipsHeld) return;
+      const r = await this.o.addresses.remove(vip).catch((e: unknown) => failed(e));
+      if (!r.ok) return this.vipFailed(vip, r.error);
+      if (!r.already)
+        this.log({
+          level: 'info',
+          event: 'vip-removed',
+          reason: 'drift',
+          address: vip.address,
+          dev: vip.dev,
+        });
+    });
+  }
+
+  vipSnapshot(): VipSnapshot {
+    return {
+      state: this.state.current,
+      holds: this.state.vipsHeld,
+      vips: this.vips,
+      pending: this.queued > 0,
+      changes: this.enqueued,
+      idle: this.vipQueue,
+    };
   }
 
   /** Sync group: another member became master; a backup follows at once. */
@@ -442,6 +512,12 @@ export class VrrpInstance {
       const a = r.advert;
       const v = this.view;
       const intervalMs = advertIntervalMs(a);
+      this.o.onAdvert?.({
+        source: r.source,
+        priority: a.priority,
+        intervalMs,
+        asMaster: this.state.current === 'Master',
+      });
       const refused =
         a.version !== v.version
           ? 'version-mismatch'
@@ -601,8 +677,10 @@ export class VrrpInstance {
     });
   }
 
-  private enqueue(work: () => Promise<void>): void {
+  /** Queues VIP work; resolves when this item has run (never rejects). */
+  private enqueue(work: () => Promise<void>): Promise<void> {
     this.queued++;
+    this.enqueued++;
     this.vipQueue = this.vipQueue
       .then(work)
       .catch((e: unknown) => {
@@ -612,6 +690,7 @@ export class VrrpInstance {
       .finally(() => {
         this.queued--;
       });
+    return this.vipQueue;
   }
 
   private async addVips(): Promise<void> {

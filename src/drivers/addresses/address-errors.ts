@@ -19,6 +19,13 @@ export function kernelError(
   detail: string,
 ): AddressError {
   const what = op === 'add' ? `add ${v.key} to ${v.dev}` : `remove ${v.key} from ${v.dev}`;
+  // EACCES to an IPv6 address is not about privileges (that is EPERM): IPv6 is off on the link.
+  if (errno === 'EACCES' && op === 'add' && v.family === 6)
+    return {
+      code: 'kernel',
+      errno,
+      message: `cannot ${what}: the kernel refused (EACCES): IPv6 is switched off on ${v.dev} (net.ipv6.conf.${v.dev}.disable_ipv6 = 1); switch it on (sysctl -w net.ipv6.conf.${v.dev}.disable_ipv6=0) or remove the IPv6 VIP`,
+    };
   if (errno === 'EPERM' || errno === 'EACCES')
     return {
       code: 'not-permitted',
