@@ -6,6 +6,7 @@ import { type NodeView, virtualServerKey } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
 import { type NotifyEvent, type NotifyScripts, type NotifyState, runNotify } from '../notify/run-notify.ts';
 import type { SecurityFs } from '../notify/script-security.ts';
+import { addressDrift } from '../reconcile/address-drift.ts';
 import type { ApplyJournal } from '../reconcile/apply-journal.ts';
 import { cleanLeftovers } from '../reconcile/clean-leftovers.ts';
 import { journalAddresses } from '../reconcile/journal-addresses.ts';
@@ -570,7 +571,14 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
         }),
       );
     }
-    const refused = (await Promise.all(vipWork)).find((w) => !w.ok);
+    let refused: VipWork | undefined = (await Promise.all(vipWork)).find((w) => !w.ok);
+    // Verify: what the kernel holds now for the changed instances is what they want (a
+    // master holds every VIP of its new list, nobody else any), read back, not assumed.
+    if (refused === undefined && changing.length > 0)
+      refused = await verifyAddressesWith(
+        deps.addresses,
+        changing.map((x) => x.e.inst),
+      );
     if (refused !== undefined && !refused.ok) {
       // Each changed instance back on its previous view: what the revision added is removed,
       // what it removed is added back (by a master), in the same queue.
@@ -701,6 +709,37 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
     },
   };
   return { ok: true, agent };
+}
+
+/**
+ * The verify stage of an apply: the live addresses against what each changed instance
+ * wants once its VIP work is done. A difference fails the apply (and rolls it back).
+ */
+async function verifyAddressesWith(
+  addresses: AddressDriver,
+  instances: readonly VrrpInstance[],
+): Promise<VipWork> {
+  const snaps = instances.map((inst) => ({ inst, s: inst.vipSnapshot() }));
+  await Promise.all(snaps.map((x) => x.s.idle));
+  let live: Awaited<ReturnType<AddressDriver['list']>>;
+  try {
+    live = await addresses.list();
+  } catch (e) {
+    return { ok: false, error: `verify: cannot read the node's addresses: ${errorText(e)}` };
+  }
+  const findings = addressDrift(
+    snaps.map(({ inst }) => {
+      const v = inst.vipSnapshot();
+      return { instance: inst.name, state: v.state, holds: v.holds, vips: v.vips };
+    }),
+    live,
+  );
+  const first = findings[0];
+  if (first === undefined) return { ok: true };
+  return {
+    ok: false,
+    error: `verify: ${first.subject} is ${first.actual}, expected ${first.expected}${findings.length > 1 ? ` (and ${findings.length - 1} more)` : ''}`,
+  };
 }
 
 /** The repository's documents of the virtual servers a view runs. */

@@ -80,9 +80,12 @@ class Addresses extends FakeAddressDriver {
   readonly ops: string[] = [];
   readonly refuse = new Set<string>();
   readonly hold = new Set<string>();
+  /** Adds that answer success and do nothing: only reading back shows it. */
+  readonly lie = new Set<string>();
   override async add(vip: Vip): Promise<AddressChange> {
     this.ops.push(`add ${vip.address}`);
     if (this.hold.has(vip.address)) return new Promise<AddressChange>(() => {});
+    if (this.lie.has(vip.address)) return { ok: true };
     if (this.refuse.has(vip.address)) this.outside.failNext({ op: 'add', errno: 'EADDRNOTAVAIL' });
     return super.add(vip);
   }
@@ -225,6 +228,27 @@ describe('rollback of a revision that fails while applied (fakes)', () => {
     assert.deepEqual(await n.vips(), [V2, V3, VB, VB2].sort());
     assert.deepEqual(n.since.ops().sort(), [`add ${V3}`, `add ${VB2}`, `remove ${V1}`].sort());
     assert.equal(n.agent.status().revision, 'r3');
+    await n.stop();
+  });
+
+  it('verify: an add the kernel reported done but that is not on the node rolls the revision back', async () => {
+    const n = await start({ a: [V1, V2] });
+    n.addresses.lie.add(V3);
+    n.since.reset();
+    const out = await n.apply({ a: [V1, V2, V3] }, 'r2');
+    assert.equal(out.applied, false);
+    assert.match(
+      out.applied ? '' : out.reason,
+      /^revision r2 rolled back: verify: instance a VIP 192\.0\.2\.102\/24 is absent, expected present on eth0/,
+    );
+    assert.equal(n.agent.status().revision, 'r1');
+    assert.deepEqual(await n.vips(), [V1, V2, VB].sort());
+    assert.equal(n.since.logs('revision-rolled-back').length, 1);
+    // Without the lie, the same revision applies and is verified.
+    n.addresses.lie.clear();
+    const again = await n.apply({ a: [V1, V2, V3] }, 'r3');
+    assert.equal(again.applied, true, again.applied ? '' : again.reason);
+    assert.deepEqual(await n.vips(), [V1, V2, V3, VB].sort());
     await n.stop();
   });
 
