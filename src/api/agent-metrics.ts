@@ -17,7 +17,6 @@ export interface AgentMetrics {
   /** Every log entry of the agent passes here: transitions and check failures are counted. */
   observeLog(entry: LogEntry): void;
   /** One health-check attempt ended (for a caller that sees every attempt). */
-  checkResult(virtualServer: string, realServer: string, ok: boolean): void;
   /** Sets the snapshot-based families; call with fresh snapshots before `registry.expose()`. */
   collect(agent: AgentStatus, node: NodeStatus): void;
 }
@@ -73,15 +72,23 @@ export function createAgentMetrics(): AgentMetrics {
     observeLog: (e) => {
       if (e.event === 'transition' && typeof e.instance === 'string' && typeof e.to === 'string')
         transitions.inc({ instance: e.instance, to: e.to });
-      // The load balancer logs each failed attempt (reason = virtual server, address = real server).
-      if (e.event === 'check-failed' && typeof e.reason === 'string' && typeof e.address === 'string')
-        checks.inc({ virtual_server: e.reason, real_server: e.address, result: 'failure' });
     },
-    checkResult: (vs, rs, ok) =>
-      checks.inc({ virtual_server: vs, real_server: rs, result: ok ? 'success' : 'failure' }),
     collect: (agent, node) => {
       drift.set({}, node.drift.length);
-      for (const f of [sent, received, dropped, rsUp, state]) f.reset();
+      for (const f of [sent, received, dropped, rsUp, state, checks]) f.reset();
+      // The checkers count their attempts; read at scrape time rather than counted per
+      // attempt here (thousands a second).
+      for (const rs of agent.loadBalancer?.realServers ?? []) {
+        let ok = 0;
+        let failed = 0;
+        for (const c of rs.checks) {
+          ok += c.succeeded;
+          failed += c.failed;
+        }
+        const labels = { virtual_server: rs.virtualServer, real_server: rs.realServer };
+        checks.set({ ...labels, result: 'success' }, ok);
+        checks.set({ ...labels, result: 'failure' }, failed);
+      }
       for (const i of agent.instances) {
         const t = i.counters.transport;
         sent.set({ instance: i.name }, t?.sent ?? 0);

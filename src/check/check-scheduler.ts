@@ -69,6 +69,9 @@ export interface CheckStatus {
   last?: CheckOutcome;
   /** Wall-clock milliseconds of the last attempt's end. */
   lastAt?: number;
+  /** Attempts so far by result (for /metrics). */
+  succeeded: number;
+  failed: number;
 }
 
 export interface RealServerStatus {
@@ -134,6 +137,8 @@ interface CheckState {
   controller: AbortController | undefined;
   /** Numbers the attempts, so a late outcome of an earlier one is told from the current. */
   attemptNo: number;
+  succeeded: number;
+  failed: number;
   /** A watch fired during an attempt: attempt again as soon as this one ends. */
   rerun: boolean;
   removed: boolean;
@@ -263,6 +268,8 @@ export class CheckScheduler {
         up: c.up,
         since: c.since,
         retrying: c.retryIt,
+        succeeded: c.succeeded,
+        failed: c.failed,
         ...(c.last ? { last: c.last } : {}),
         ...(c.lastAt !== undefined ? { lastAt: c.lastAt } : {}),
       })),
@@ -284,6 +291,8 @@ export class CheckScheduler {
       running: undefined,
       controller: undefined,
       attemptNo: 0,
+      succeeded: 0,
+      failed: 0,
       rerun: false,
       removed: false,
       watcher: undefined,
@@ -369,6 +378,8 @@ export class CheckScheduler {
     const d = c.def;
     c.last = outcome;
     c.lastAt = this.wall();
+    if (outcome.ok) c.succeeded++;
+    else c.failed++;
     let next = d.delayLoopMs;
     const ids = {
       virtualServer: server.virtualServer,

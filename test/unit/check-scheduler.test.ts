@@ -115,6 +115,11 @@ describe('check scheduler: retry, delay_before_retry, delay_loop', () => {
     assert.deepEqual(p.times, [0, 1000, 11_000, 12_000, 13_000], 'a fresh run of retries: 2 more, then down');
     assert.equal(facts.length, 1);
     assert.equal(facts[0]?.at, 13_000);
+    // Attempts are counted by result (for /metrics).
+    const c = scheduler.snapshot()[0]?.checks[0];
+    assert.deepEqual([c?.succeeded, c?.failed], [1, 4]);
+    // One AbortController serves attempt after attempt while none is aborted.
+    assert.ok(p.signals.every((sig) => sig === p.signals[0]));
     scheduler.stop();
   });
 
@@ -189,6 +194,7 @@ describe('check scheduler: hard timeout', () => {
       signals.every((s) => s.aborted),
       'each attempt was told to stop',
     );
+    assert.notEqual(signals[0], signals[1], 'an aborted controller is not handed to the next attempt');
     assert.equal(facts.length, 1);
     assert.equal(facts[0]?.at, 8000);
     assert.deepEqual(facts[0]?.last, {
