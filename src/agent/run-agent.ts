@@ -1,12 +1,12 @@
 import type { DriftItem } from '../api/node-status.ts';
-import type { AddressDriver, AddressEvent } from '../drivers/addresses/address-driver.ts';
+import type { AddressDriver, AddressEvent, Vip } from '../drivers/addresses/address-driver.ts';
 import type { HopLimitGuard } from '../drivers/vrrp-socket/hop-limit-guard.ts';
 import type { OpenTransport, Transport } from '../drivers/vrrp-socket/transport.ts';
 import { type NodeView, virtualServerKey } from '../model/node-view.ts';
 import type { Repository } from '../model/repository.ts';
 import { type NotifyEvent, type NotifyScripts, type NotifyState, runNotify } from '../notify/run-notify.ts';
 import type { SecurityFs } from '../notify/script-security.ts';
-import { addressDrift } from '../reconcile/address-drift.ts';
+import { addressDrift, addressKey } from '../reconcile/address-drift.ts';
 import type { ApplyJournal } from '../reconcile/apply-journal.ts';
 import { cleanLeftovers } from '../reconcile/clean-leftovers.ts';
 import { journalAddresses } from '../reconcile/journal-addresses.ts';
@@ -559,6 +559,8 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       const e = byName.get(c.view.name);
       return e ? [{ c, e, before: e.view }] : [];
     });
+    const liveKeys = new Set(nowLive.map((a) => `${a.ifname} ${addressKey(a.address)}`));
+    const present = (v: Vip) => liveKeys.has(`${v.dev} ${addressKey(v.address)}`);
     const vipWork: Promise<VipWork>[] = [];
     for (const { c, e } of changing) {
       deps.log({ level: 'info', event: 'instance-changed', instance: c.view.name, fields: c.fields });
@@ -567,6 +569,7 @@ export async function runAgent(start: AgentStart, deps: AgentDeps): Promise<Agen
       vipWork.push(
         e.inst.reconfigure(c.view, {
           priority: running.evaluate(c.view, next.view).priority,
+          present,
           ...(transport ? { transport } : {}),
         }),
       );

@@ -229,7 +229,20 @@ export class VrrpInstance {
    * only records the list. Resolves when that VIP work has run, with the first VIP the kernel
    * refused: the agent rolls the revision back on it.
    */
-  reconfigure(view: ViewInstance, change: { priority: number; transport?: Transport }): Promise<VipWork> {
+  reconfigure(
+    view: ViewInstance,
+    change: {
+      priority: number;
+      transport?: Transport;
+      /**
+       * Whether a VIP is on the node now (read from the kernel for this revision): a master
+       * also adds back the VIPs of its list that are missing, so the change is made against
+       * what the node holds, not against what the last revision left (keepalived's reload
+       * does the latter and loses an address someone deleted by hand).
+       */
+      present?: (vip: Vip) => boolean;
+    },
+  ): Promise<VipWork> {
     if (this.closed) {
       void change.transport?.close();
       return Promise.resolve({ ok: true });
@@ -245,7 +258,8 @@ export class VrrpInstance {
     const keys = new Set(this.vips.map(vipIdentity));
     const gone = before.filter((v) => !keys.has(vipIdentity(v)));
     const had = new Set(before.map(vipIdentity));
-    const added = this.vips.filter((v) => !had.has(vipIdentity(v)));
+    const present = change.present;
+    const added = this.vips.filter((v) => !had.has(vipIdentity(v)) || (present !== undefined && !present(v)));
     // Queued behind any pending VIP work, which reads the new list when it runs: what went
     // is removed when we hold the VIPs or VIP work is pending (a release queued earlier no
     // longer knows those VIPs); a backup with nothing pending only records the list. What

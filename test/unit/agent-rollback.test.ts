@@ -96,6 +96,7 @@ class Addresses extends FakeAddressDriver {
 }
 
 interface Setup {
+  selfHeal?: boolean;
   addresses?: Addresses;
   journal?: ReturnType<typeof memoryApplyJournal>;
   kernel?: FakeKernel;
@@ -116,6 +117,7 @@ async function start(shape: Shape, o: Setup = {}) {
     openTransport: new FakeSegment().open,
     addresses,
     journal,
+    ...(o.selfHeal !== undefined ? { selfHeal: o.selfHeal } : {}),
     runner: async () => ({ kind: 'exit', code: 0 }),
     ...(shape.realServers
       ? {
@@ -248,6 +250,18 @@ describe('rollback of a revision that fails while applied (fakes)', () => {
     n.addresses.lie.clear();
     const again = await n.apply({ a: [V1, V2, V3] }, 'r3');
     assert.equal(again.applied, true, again.applied ? '' : again.reason);
+    assert.deepEqual(await n.vips(), [V1, V2, V3, VB].sort());
+    await n.stop();
+  });
+
+  it("a revision is applied against the node as it is: a changed master's VIP deleted by hand comes back", async () => {
+    // selfHeal off, so only the apply can put it back.
+    const n = await start({ a: [V1, V2] }, { selfHeal: false });
+    assert.ok(n.addresses.outside.removeAddress('eth0', V1));
+    await n.time.advance(100);
+    assert.deepEqual(await n.vips(), [V2, VB].sort(), 'drift is only reported');
+    const out = await n.apply({ a: [V1, V2, V3] }, 'r2');
+    assert.equal(out.applied, true, out.applied ? '' : out.reason);
     assert.deepEqual(await n.vips(), [V1, V2, V3, VB].sort());
     await n.stop();
   });
