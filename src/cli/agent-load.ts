@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Desired } from '../agent/load-desired.ts';
 import type { ClusterDoc, NodeDoc, PolicyDoc } from '../model/cluster-schema.ts';
@@ -59,28 +59,68 @@ export async function loadDesired(
   };
 }
 
+/** A loader started ahead of time for the next revision (see `keepWarm`). */
+let spare: { child: ChildProcess; node: string } | undefined;
+
+/**
+ * After each load, start the next loader process at once and leave it waiting, modules
+ * loaded: a new revision then skips Node's start (a few hundred ms of a webhook's latency)
+ * at the price of one idle process beside the agent. For the agent, not one-off commands.
+ */
+export function keepLoaderWarm(node: string): void {
+  if (!import.meta.url.endsWith('.js') || spare?.node === node) return;
+  const child = forkLoader('-', node);
+  // Waiting must not keep the agent's process alive, nor outlive it (the child exits on disconnect).
+  child.unref();
+  child.channel?.unref();
+  child.once('exit', () => {
+    if (spare?.child === child) spare = undefined;
+  });
+  spare = { child, node };
+}
+
+function forkLoader(dir: string, node: string): ChildProcess {
+  return fork(fileURLToPath(new URL('./agent-load-child.js', import.meta.url)), [dir, node], {
+    // The structured clone keeps what JSON would lose (undefined fields, Maps).
+    serialization: 'advanced',
+    execArgv: [],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+}
+
 function inChild(input: string | ReadonlyMap<string, string>, node: string): Promise<LoadReply> {
   return new Promise((resolve) => {
-    const dir = typeof input === 'string' ? input : '-';
-    const child = fork(fileURLToPath(new URL('./agent-load-child.js', import.meta.url)), [dir, node], {
-      // The structured clone keeps what JSON would lose (undefined fields, Maps).
-      serialization: 'advanced',
-      execArgv: [],
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
+    const warm =
+      spare !== undefined && spare.node === node && spare.child.exitCode === null ? spare.child : undefined;
+    spare = undefined;
+    const child = warm ?? forkLoader(typeof input === 'string' ? input : '-', node);
+    if (warm) {
+      warm.ref();
+      warm.channel?.ref();
+    }
     let reply: LoadReply | undefined;
     child.once('message', (m) => {
       reply = m as LoadReply;
     });
     child.once('error', (e) => resolve({ ok: 'crashed', message: e.message }));
-    if (typeof input !== 'string') child.send({ files: new Map(input) });
-    child.once('exit', (code, signal) =>
+    if (warm) child.send(typeof input === 'string' ? { dir: input } : { files: new Map(input) });
+    else if (typeof input !== 'string') child.send({ files: new Map(input) });
+    child.once('exit', (code, signal) => {
       resolve(
         reply ?? {
           ok: 'crashed',
           message: `the repository loader exited ${signal ?? `with code ${code}`} without an answer`,
         },
-      ),
-    );
+      );
+      if (warmFor === node) keepLoaderWarm(node);
+    });
   });
+}
+
+/** The node whose loads keep a spare loader ready (set by the agent). */
+let warmFor: string | undefined;
+
+export function warmLoadsFor(node: string): void {
+  warmFor = node;
+  keepLoaderWarm(node);
 }

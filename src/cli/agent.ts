@@ -15,7 +15,7 @@ import type { WriteResult } from '../reconcile/atomic-write.ts';
 import { openStateStore } from '../reconcile/state-store.ts';
 import type { Log } from '../vrrp/instance-log.ts';
 import { systemClock, systemTimers } from '../vrrp/instance-timers.ts';
-import { type LoadResult, loadDesired } from './agent-load.ts';
+import { type LoadResult, loadDesired, warmLoadsFor } from './agent-load.ts';
 import { type AgentFlags, agentSettings, SOURCE_OPTIONS } from './agent-settings.ts';
 import { type AgentSource, dirSource, gitSource } from './agent-source.ts';
 import type { Command } from './io.ts';
@@ -274,6 +274,9 @@ export const agentCommand: Command = async (args, io) => {
       await recorded(store.recordApplied(c.revision));
     } else await recorded(store.recordRefused(c.revision, outcome.reason));
   });
+  // A Git source's revisions arrive at any time and a webhook's latency counts: keep the
+  // next repository loader started and waiting.
+  if (source.kind === 'git') warmLoadsFor(node);
   onReload = () => {
     log({
       level: 'info',
