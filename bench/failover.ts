@@ -29,15 +29,16 @@
 // the switch namespace; no capture tool needed). Everything runs in namespaces this
 // process creates; all of it is removed at the end, on an error and on SIGINT/SIGTERM, and
 // every process is ended by PID.
+
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { distIsFresh } from '../bin/source-stamp.js';
 import { run, runAsync } from '../src/lab/run.ts';
 import { createLab, type Lab } from '../src/lab/topology.ts';
+import { cleanUpOnSignal, keepgitRuntime, killNamespacePids, signal } from './bench-lab.ts';
 import { advertFailover, type Capture, compileCapture, startCapture } from './failover-capture.ts';
 import { longestGap, startProbe } from './failover-probe.ts';
 
@@ -76,18 +77,7 @@ for (const tool of ['ip', 'nft', 'ping', 'keepalived'])
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-/** dist/ when it is (or could now be) built from the sources as they are; else the TypeScript. */
-function keepgitRuntime(): 'dist' | 'source' {
-  if (distIsFresh(ROOT)) return 'dist';
-  console.log('dist/ is missing or older than the sources: npm run build');
-  const r = spawnSync(process.execPath, ['scripts/build-dist.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  if (r.status === 0 && existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) return 'dist';
-  console.log(
-    'WARNING: dist/ could not be built: keepgit runs through tsx, whose loader and esbuild count in its RSS',
-  );
-  return 'source';
-}
-const RUNTIME = keepgitRuntime();
+const RUNTIME = keepgitRuntime('whose loader and esbuild count in its RSS');
 const MASTER = 'lb1';
 const BACKUP = 'lb2';
 const CLIENT = 'client';
@@ -229,15 +219,6 @@ interface Peer {
 
 const alive = (n: Peer) => n.child.exitCode === null && n.child.signalCode === null;
 
-function signal(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (pid === undefined || !(pid > 0)) return;
-  try {
-    process.kill(pid, sig);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-  }
-}
-
 function vrrpChildPid(n: Peer): number | undefined {
   if (!n.vrrpPidFile || !existsSync(n.vrrpPidFile)) return undefined;
   const pid = Number(readFileSync(n.vrrpPidFile, 'utf8').trim());
@@ -302,13 +283,6 @@ async function stopNode(n: Peer, ms = 5000): Promise<void> {
     signal(n.child.pid, 'SIGKILL');
     await n.exited;
   }
-}
-
-/** Whatever is left inside our namespaces was started by this bench (keepalived's VRRP child, esbuild). */
-function killNamespacePids(namespaces: readonly string[]): void {
-  for (const ns of namespaces)
-    for (const pid of run('ip', ['netns', 'pids', ns]).stdout.split('\n').filter(Boolean))
-      signal(Number(pid), 'SIGKILL');
 }
 
 /** The hosts' namespaces: between runs, everything but the capture helper in the switch's. */
@@ -598,15 +572,7 @@ const prefix = `kgb${process.pid.toString(36)}`;
 const base = mkdtempSync(join(tmpdir(), 'keepgit-bench-failover-'));
 let lab: Lab | undefined;
 
-// Registered before createLab's own hook, so it runs first: keepalived's VRRP child (not a
-// child of ours) must be ended while its namespace can still be listed.
-const onSignal = (sig: NodeJS.Signals) => {
-  if (lab) killNamespacePids(lab.namespaces);
-  rmSync(base, { recursive: true, force: true });
-  setImmediate(() => process.exit(sig === 'SIGINT' ? 130 : 143));
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+const stopCleaningUp = cleanUpOnSignal(base, () => lab);
 
 try {
   lab = createLab({ prefix, hosts: [MASTER, BACKUP, CLIENT] });
@@ -753,6 +719,5 @@ try {
     await lab.destroy();
   }
   rmSync(base, { recursive: true, force: true });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  stopCleaningUp();
 }

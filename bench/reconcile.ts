@@ -33,6 +33,7 @@
 //   or the address seen on eth0). Both idle in between: an idle rate is measured over
 //   --idle seconds before each run and "net" subtracts it over the same window.
 // Every process is started here and ended by its PID.
+
 import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -47,10 +48,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { distIsFresh } from '../bin/source-stamp.js';
 import { must, run, runAsync } from '../src/lab/run.ts';
 import { createLab, type Lab } from '../src/lab/topology.ts';
 import { describeRun, type Running, startAgentWith } from '../test/lab/agent-harness.ts';
+import { cleanUpOnSignal, keepgitRuntime, killNamespacePids, signal } from './bench-lab.ts';
 import { type GitHost, startGitHost } from './reconcile-git.ts';
 import {
   ETH1_V4,
@@ -119,18 +120,6 @@ const TICK_MS = 1000 / CLK_TCK;
 const PORT = 9742;
 const SECRET = 'bench-reconcile-webhook-secret';
 
-/** dist/ when it is (or could now be) built from the sources as they are; else the TypeScript. */
-function keepgitRuntime(): 'dist' | 'source' {
-  if (distIsFresh(ROOT)) return 'dist';
-  console.log('dist/ is missing or older than the sources: npm run build');
-  const r = spawnSync(process.execPath, ['scripts/build-dist.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  if (r.status === 0 && existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) return 'dist';
-  console.log(
-    'WARNING: dist/ could not be built: keepgit runs through tsx, and loads the repository in-process',
-  );
-  return 'source';
-}
-
 // ---------------------------------------------------------------- figures
 
 /** CPU ticks of a process: its own (utime+stime) and its reaped children's (cutime+cstime). */
@@ -195,22 +184,6 @@ async function waitFor(
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
-}
-
-function signal(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (pid === undefined || !(pid > 0)) return;
-  try {
-    process.kill(pid, sig);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-  }
-}
-
-/** Whatever is left inside our namespaces was started by this bench (keepalived's VRRP child). */
-function killNamespacePids(namespaces: readonly string[]): void {
-  for (const ns of namespaces)
-    for (const pid of run('ip', ['netns', 'pids', ns]).stdout.split('\n').filter(Boolean))
-      signal(Number(pid), 'SIGKILL');
 }
 
 /** eth1: a veth from lb1 to lb2 (created in lb1, its peer sent to lb2: nothing in the root namespace). */
@@ -613,20 +586,12 @@ async function keepalivedReloads(lab: Lab, base: string): Promise<Reload[]> {
 
 // ---------------------------------------------------------------- main
 
-const RUNTIME = keepgitRuntime();
+const RUNTIME = keepgitRuntime('and loads the repository in-process');
 const prefix = `kgr${process.pid.toString(36)}`;
 const base = mkdtempSync(join(tmpdir(), 'keepgit-bench-reconcile-'));
 let lab: Lab | undefined;
 
-// Registered before createLab's own hook, so it runs first: keepalived's VRRP child (not a
-// child of ours) must be ended while its namespace can still be listed.
-const onSignal = (sig: NodeJS.Signals) => {
-  if (lab) killNamespacePids(lab.namespaces);
-  rmSync(base, { recursive: true, force: true });
-  setImmediate(() => process.exit(sig === 'SIGINT' ? 130 : 143));
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+const stopCleaningUp = cleanUpOnSignal(base, () => lab);
 
 let failed = false;
 try {
@@ -745,7 +710,6 @@ try {
     await lab.destroy();
   }
   rmSync(base, { recursive: true, force: true });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  stopCleaningUp();
 }
 process.exitCode = failed ? 1 : 0;
